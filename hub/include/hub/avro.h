@@ -69,9 +69,19 @@ int hub_avro_fingerprint(const char *json, size_t len, uint64_t *fp, hub_err_t *
 /* The specification's CRC-64-AVRO over raw bytes (EMPTY = 0xc15d213aa4d7a795). */
 uint64_t hub_avro_crc64(const void *buf, size_t len);
 
-/* 0 when data written with `writer` can be read with `reader` (Avro schema resolution), else
- * -HUB_E_INCOMPATIBLE with the first reason, e.g. `field "reported_at" of vn.hub.v1.Report:
- * reader has no default and writer lacks it`. */
-int hub_avro_compatible(avro_schema_t reader, avro_schema_t writer, hub_err_t *err);
+/* hub_avro_compatible() flag: also require what avro-c 1.11.1 can resolve, since the hub reads
+ * with it: no reader field missing from the writer (avro-c fills no defaults), enum symbols
+ * only appended (avro-c maps enums by index), and avro_resolved_writer_new() agrees. */
+#define HUB_AVRO_COMPAT_AVROC 1u
+
+/* 0 when data written with the schema writer_json can be read with reader_json under the Avro
+ * specification's resolution rules (field defaults, enum defaults, promotions, unions, named
+ * types matched by unqualified name), plus the avro-c limits when flags has
+ * HUB_AVRO_COMPAT_AVROC. Takes JSON texts because avro-c's parsed schemas drop defaults.
+ * Errors: HUB_E_INCOMPATIBLE with the first reason and where, e.g.
+ * `field names, field kind: enum NameKind: reader lacks symbol X and has no default`;
+ * HUB_E_SCHEMA when either text is not a schema. */
+int hub_avro_compatible(const char *reader_json, size_t rlen, const char *writer_json,
+                        size_t wlen, unsigned flags, hub_err_t *err);
 
 #endif
