@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The main job on the shipped sample data, from nothing: install the Debian packages, build,
+# start the local PostgreSQL and Kafka, and run hub-demo on tests/data/sample_reports.jsonl.
+# The services keep running afterwards (deploy/local/stop.sh stops them).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+deploy/install-deps.sh
+if [ ! -f build/build.ninja ]; then
+        meson setup build >/dev/null
+fi
+ninja -C build >/dev/null || { ninja -C build; exit 1; }
+deploy/local/start.sh
+eval "$(deploy/local/env.sh)"
+exec build/connectors/hub-demo "${@:-tests/data/sample_reports.jsonl}"
