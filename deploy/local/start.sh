@@ -145,30 +145,44 @@ start_kafka_launch() {
         write_kafka_config
         local java_opts=(-Xmx"$HUB_KAFKA_HEAP" -Djava.awt.headless=true
                 -Dlog4j2.configurationFile="$hub_here/kafka/log4j2.properties")
+        local format=0
         if [[ ! -f "$hub_kafka_dir/data/meta.properties" ]]; then
                 rm -rf "$hub_kafka_dir/data"
-                if ! java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
-                        -t "$(new_cluster_id)" -c "$hub_kafka_dir/server.properties" \
-                        >"$hub_kafka_dir/format.log" 2>&1; then
-                        die_with_log "$hub_kafka_dir/format.log" "could not format Kafka storage"
-                fi
+                format=1
         fi
         printf '\n==== %s start.sh: starting Kafka %s\n' "$(date -Is)" "$HUB_KAFKA_VERSION" \
                 >>"$hub_kafka_log"
+        # Formatting costs a JVM start (~1 s), so it runs in the launcher, in parallel with
+        # PostgreSQL's initdb; the launcher then becomes the broker by exec, keeping its pid.
         # setsid: the broker must outlive this script and not get the terminal's Ctrl-C.
-        setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka "$hub_kafka_dir/server.properties" \
-                </dev/null >>"$hub_kafka_log" 2>&1 &
+        (
+                if ((format)); then
+                        echo "formatting $hub_kafka_dir/data"
+                        java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
+                                -t "$(new_cluster_id)" -c "$hub_kafka_dir/server.properties" ||
+                                exit 1
+                fi
+                exec setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka \
+                        "$hub_kafka_dir/server.properties"
+        ) </dev/null >>"$hub_kafka_log" 2>&1 &
         echo $! >"$hub_kafka_pid_file"
 }
 
-# Ready means: our process is alive and answers a metadata request through librdkafka (kcat).
+# Ready means: the launched process is alive and answers a metadata request through librdkafka
+# (kcat), and it is the broker itself by then. kcat waits its whole timeout when nothing listens
+# yet, so a cheap TCP connect gates it.
 start_kafka_wait() {
-        local deadline=$((SECONDS + HUB_START_TIMEOUT))
+        local deadline=$((SECONDS + HUB_START_TIMEOUT)) pid state
+        pid=$(head -n 1 "$hub_kafka_pid_file")
         while :; do
-                if ! hub_kafka_pid >/dev/null; then
+                state=$(hub_proc_state "$pid")
+                if [[ -z "$state" || "$state" == Z ]]; then
                         die_with_log "$hub_kafka_log" "Kafka broker exited during start-up"
                 fi
-                if kcat -L -b "127.0.0.1:$HUB_KAFKA_PORT" -m 2 >/dev/null 2>&1; then
+                if port_busy "$HUB_KAFKA_PORT" &&
+                        kcat -L -b "127.0.0.1:$HUB_KAFKA_PORT" -m 5 >/dev/null 2>&1; then
+                        hub_kafka_pid >/dev/null ||
+                                die "something else answers on 127.0.0.1:$HUB_KAFKA_PORT"
                         return 0
                 fi
                 if ((SECONDS >= deadline)); then
@@ -176,7 +190,7 @@ start_kafka_wait() {
                                 "Kafka did not answer metadata on 127.0.0.1:$HUB_KAFKA_PORT" \
                                 "within ${HUB_START_TIMEOUT}s (HUB_START_TIMEOUT)"
                 fi
-                sleep 0.2
+                sleep 0.1
         done
 }
 
