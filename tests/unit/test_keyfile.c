@@ -1,0 +1,131 @@
+/* Key files: round trips, the permission rule, and refusal of malformed files. */
+#include <hub/keyfile.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+static char dir[] = "/tmp/hub-keyfile-XXXXXX";
+
+static const char *path(const char *name)
+{
+        static char buf[256];
+        snprintf(buf, sizeof(buf), "%s/%s", dir, name);
+        return buf;
+}
+
+static void write_file(const char *p, const char *text, mode_t mode)
+{
+        FILE *f = fopen(p, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        assert_int_equal(chmod(p, mode), 0);
+}
+
+static void test_round_trip(void **state)
+{
+        (void)state;
+        hub_key_t k, s, p;
+        hub_err_t err = {0};
+        assert_int_equal(hub_key_generate("MOF-HQ", "MOF-HQ/1", &k, &err), 0);
+        assert_int_equal(hub_key_write_secret(&k, path("hq.key"), &err), 0);
+        assert_int_equal(hub_key_write_public(&k, path("hq.pub"), &err), 0);
+        struct stat st;
+        assert_int_equal(stat(path("hq.key"), &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        assert_int_equal(hub_key_load(path("hq.key"), &s, &err), 0);
+        assert_true(s.has_secret);
+        assert_string_equal(s.owner, "MOF-HQ");
+        assert_string_equal(s.key_id, "MOF-HQ/1");
+        assert_memory_equal(s.pk, k.pk, sizeof(k.pk));
+        assert_memory_equal(s.sk, k.sk, sizeof(k.sk));
+        assert_int_equal(hub_key_load(path("hq.pub"), &p, &err), 0);
+        assert_false(p.has_secret);
+        assert_memory_equal(p.pk, k.pk, sizeof(k.pk));
+        /* A secret key file is never overwritten. */
+        assert_int_equal(hub_key_write_secret(&k, path("hq.key"), &err), -HUB_E_IO);
+        assert_non_null(strstr(err.msg, "file exists"));
+        hub_key_wipe(&k);
+        hub_key_wipe(&s);
+}
+
+static void test_loose_permissions_refused(void **state)
+{
+        (void)state;
+        hub_key_t k, s;
+        hub_err_t err = {0};
+        assert_int_equal(hub_key_generate("MIC", "MIC/1", &k, &err), 0);
+        assert_int_equal(hub_key_write_secret(&k, path("mic.key"), &err), 0);
+        assert_int_equal(chmod(path("mic.key"), 0644), 0);
+        assert_int_equal(hub_key_load(path("mic.key"), &s, &err), -HUB_E_KEY);
+        assert_non_null(strstr(err.msg, "accessible by group or others (mode 0644)"));
+        assert_false(s.has_secret);
+        assert_int_equal(chmod(path("mic.key"), 0400), 0);
+        assert_int_equal(hub_key_load(path("mic.key"), &s, &err), 0);
+        hub_key_wipe(&k);
+        hub_key_wipe(&s);
+}
+
+static void test_malformed_files_refused(void **state)
+{
+        (void)state;
+        static const struct {
+                const char *text;
+                int rc;
+                const char *needle;
+        } cases[] = {
+                {"", -HUB_E_KEY, "not a hub key file"},
+                {"hub-ed25519-public-v1 A A/1\n", -HUB_E_KEY, "not a hub key file"},
+                {"hub-ed25519-public-v1 A A/1 abcd\n", -HUB_E_KEY, "64 hexadecimal digits"},
+                {"hub-ed25519-public-v1 A A/1 "
+                 "zz00000000000000000000000000000000000000000000000000000000000000\n",
+                 -HUB_E_KEY, "64 hexadecimal digits"},
+                {"hub-ed25519-private A A/1 "
+                 "0000000000000000000000000000000000000000000000000000000000000000\n",
+                 -HUB_E_KEY, "unknown key file type"},
+                {"hub-ed25519-public-v1 A A/1 "
+                 "0000000000000000000000000000000000000000000000000000000000000000 extra\n",
+                 -HUB_E_KEY, "not a hub key file"},
+                {"hub-ed25519-secret-v1 A A/1 00\n", -HUB_E_KEY, "seed is not 64 hex"},
+        };
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                hub_key_t k;
+                hub_err_t err = {0};
+                write_file(path("bad"), cases[i].text, 0600);
+                int rc = hub_key_load(path("bad"), &k, &err);
+                if (rc != cases[i].rc || !strstr(err.msg, cases[i].needle))
+                        fail_msg("case %zu: rc %d \"%s\", want \"%s\"", i, rc, err.msg,
+                                 cases[i].needle);
+        }
+        hub_key_t k;
+        hub_err_t err = {0};
+        assert_int_equal(hub_key_load(path("missing"), &k, &err), -HUB_E_IO);
+        assert_int_equal(hub_key_generate("bad owner", "x", &k, &err), -HUB_E_INVAL);
+}
+
+int main(void)
+{
+        if (sodium_init() < 0 || !mkdtemp(dir))
+                return 1;
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_round_trip),
+                cmocka_unit_test(test_loose_permissions_refused),
+                cmocka_unit_test(test_malformed_files_refused),
+        };
+        int rc = cmocka_run_group_tests(tests, NULL, NULL);
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "could not remove %s\n", dir);
+        return rc;
+}
