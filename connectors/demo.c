@@ -187,8 +187,20 @@ static rd_kafka_topic_partition_list_t *current_ends(rd_kafka_t *rk, struct demo
         for (size_t i = 0; i < d->n_ag; i++) {
                 for (int p = 0; p < PARTITIONS; p++) {
                         int64_t lo, hi;
-                        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(
-                                rk, d->ag[i].topic, p, &lo, &hi, 10000);
+                        rd_kafka_resp_err_t e;
+                        /* A partition just created can answer "not leader" for a moment
+                         * after its metadata already names a leader: retry for a while. */
+                        for (int tries = 0;; tries++) {
+                                e = rd_kafka_query_watermark_offsets(rk, d->ag[i].topic, p, &lo,
+                                                                     &hi, 10000);
+                                if (tries == 100 ||
+                                    (e != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                                     e != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                                     e != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART))
+                                        break;
+                                nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000},
+                                          NULL);
+                        }
                         if (e) {
                                 hub_err_set(err, HUB_E_KAFKA, true, "kafka",
                                             "could not read the end of %s[%d]: %s",
