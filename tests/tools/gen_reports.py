@@ -108,6 +108,56 @@ def report(rng, agency, seq, v):
     return r
 
 
+# Agency-native rows: the shape of the agencies' own exports (as in the shared dev data), which
+# the example mappings in connectors/examples/ turn into reports. Source codes per agency.
+SOURCE = {"MOIT-QLTT": "QLTT", "MOF-HQ": "HQ", "MOF-THUE": "THUE", "MIC": "BTTTT", "NHNN": "CA"}
+SUBJECT = {"INDIVIDUAL": "individual", "ORGANIZATION": "organization", "SHOP": "individual",
+           "WEBSITE": "website"}
+
+
+def agency_row(r, v):
+    """The report r as the agency's own export would carry it."""
+    src = SOURCE[r["agency"]]
+    day = r["violation_on"]
+    y, m, d = _date(day)
+    row = {"record_id": f"{src}-{r['record_id'].rsplit('-', 1)[1]}", "source_agency": src,
+           "reported_at": f"{y:04d}-{m:02d}-{d:02d}",
+           "subject_type": SUBJECT[v["kind"]], "name": v["names"][0]["value"]}
+    for i in r["identifiers"]:
+        t, val = i["type"], i["value"]
+        if t == "TAX_CODE":
+            row["tax_code"] = val
+        elif t == "PERSONAL_ID":
+            row["personal_id"] = val
+        elif t == "PHONE":
+            row.setdefault("phones", []).append(val)
+        elif t == "DOMAIN":
+            row.setdefault("domains", []).append(val)
+        elif t == "SHOP":
+            row.setdefault("urls", []).append(val)
+        elif t == "BANK_ACCOUNT":
+            row.setdefault("bank_accounts", []).append(
+                {"bank_bin": i["qualifier"], "account_no": val,
+                 "holder": _ascii_upper(v["names"][0]["value"])})
+    if "dob_year" in r:
+        row["dob_year"] = r["dob_year"]
+    row["violation_categories"] = r["violation_categories"]
+    row["actions"] = r["actions"]
+    return row
+
+
+def _ascii_upper(name):
+    import unicodedata
+    s = unicodedata.normalize("NFD", name.replace("Đ", "D").replace("đ", "d"))
+    return "".join(c for c in s if not unicodedata.combining(c)).upper()
+
+
+def _date(days):
+    import datetime
+    t = datetime.date(1970, 1, 1) + datetime.timedelta(days=days)
+    return t.year, t.month, t.day
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=40, help="reports to write (default 40)")
@@ -116,6 +166,9 @@ def main():
     ap.add_argument("--seed", type=int, default=399, help="random seed (default 399)")
     ap.add_argument("--agencies", default=",".join(AGENCIES),
                     help="comma-separated agency codes (default: five agencies)")
+    ap.add_argument("--shape", choices=["report", "agency"], default="report",
+                    help="report: JSON in the shape of schemas/report.avsc (default); "
+                         "agency: the agencies' own export rows, for connectors/examples/")
     args = ap.parse_args()
     if args.count < 0:
         ap.error("--count must not be negative")
@@ -134,7 +187,10 @@ def main():
             cache[k] = violator(random.Random(args.seed * 1000003 + k), k)
         agency = agencies[i % len(agencies)]
         seq[agency] += 1
-        out.write(json.dumps(report(rng, agency, seq[agency], cache[k]), ensure_ascii=False))
+        r = report(rng, agency, seq[agency], cache[k])
+        if args.shape == "agency":
+            r = agency_row(r, cache[k])
+        out.write(json.dumps(r, ensure_ascii=False))
         out.write("\n")
 
 
