@@ -334,7 +334,8 @@ int ident_domain(const char *s, hub_ident_t *out, hub_err_t *err)
 
 /* ---- marketplaces and social networks ------------------------------------------------------ */
 
-enum { P_SHOPEE, P_LAZADA, P_TIKI, P_SENDO, P_TIKTOK, P_FACEBOOK };
+enum { P_SHOPEE, P_LAZADA, P_TIKI, P_SENDO, P_TIKTOK, P_FACEBOOK, P_ZALO, P_YOUTUBE,
+       P_INSTAGRAM, P_TELEGRAM, P_SHORTENER };
 
 static const struct platform {
         const char *name;    /* the key's prefix */
@@ -354,6 +355,20 @@ static const struct platform {
         [P_FACEBOOK] = {"facebook", "facebook|fb|facebook.com",
                         "facebook.com|fb.com|fb.me|fb.watch", "fb.me|fb.watch",
                         HUB_ID_SOCIAL_ACCOUNT},
+        /* Sites where every user shares the registrable domain: without a rule here the key
+         * would be "zalo.me" or "bit.ly" and merge everyone on them. */
+        [P_ZALO] = {"zalo", "zalo|zalo.me", "zalo.me", "", HUB_ID_SOCIAL_ACCOUNT},
+        [P_YOUTUBE] = {"youtube", "youtube|youtube.com", "youtube.com|youtu.be", "youtu.be",
+                       HUB_ID_SOCIAL_ACCOUNT},
+        [P_INSTAGRAM] = {"instagram", "instagram|instagram.com", "instagram.com", "",
+                         HUB_ID_SOCIAL_ACCOUNT},
+        [P_TELEGRAM] = {"telegram", "telegram|t.me", "t.me|telegram.me", "",
+                        HUB_ID_SOCIAL_ACCOUNT},
+        [P_SHORTENER] = {"link", "", "bit.ly|tinyurl.com|goo.gl|t.co|rb.gy|cutt.ly|is.gd|ow.ly|"
+                         "shorturl.at|tiny.cc|s.id|linktr.ee",
+                         "bit.ly|tinyurl.com|goo.gl|t.co|rb.gy|cutt.ly|is.gd|ow.ly|shorturl.at|"
+                         "tiny.cc|s.id|linktr.ee",
+                         HUB_ID_URL},
 };
 
 static bool in_list(const char *list, const char *s, size_t len)
@@ -543,6 +558,23 @@ static int shop_key(int p, const struct url *u, hub_ident_t *out, hub_err_t *err
                                 (g.len[0] > 3 && strncmp(g.s[0], "%40", 3) == 0)))
                         return put_handle(pf, "", g.s[0], g.len[0], out, err);
                 return platform_page(pf, out, err);
+        case P_ZALO:
+        case P_INSTAGRAM:
+        case P_TELEGRAM:
+                /* zalo.me/<phone or official account id>, instagram.com/<user>,
+                 * t.me/<channel>: the first segment, unless it is a page of the site */
+                if (g.n == 0 || in_list("p|reel|reels|explore|stories|s|joinchat|share|pc|"
+                                        "accounts|about",
+                                        g.s[0], g.len[0]))
+                        return platform_page(pf, out, err);
+                return put_handle(pf, "", g.s[0], g.len[0], out, err);
+        case P_YOUTUBE:
+                if (g.n > 0 && ((g.len[0] > 1 && g.s[0][0] == '@') ||
+                                (g.len[0] > 3 && strncmp(g.s[0], "%40", 3) == 0)))
+                        return put_handle(pf, "", g.s[0], g.len[0], out, err);
+                return platform_page(pf, out, err);
+        case P_SHORTENER:
+                return put_short(pf, u, out, err);
         default: /* P_FACEBOOK */
                 if (seg_is(&g, 0, "share") && g.n > 1)
                         return put_short(pf, u, out, err);

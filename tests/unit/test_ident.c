@@ -349,6 +349,15 @@ static void test_shops_and_accounts(void **state)
                 {U, "https://www.facebook.com/share/1AbCdEfGh/", NULL, SA,
                  "facebook:short/www.facebook.com/share/1AbCdEfGh", false, HUB_IDF_SHORT_LINK,
                  NULL},
+                {U, "https://zalo.me/0912468357", NULL, SA, "zalo:0912468357", true, RT, NULL},
+                {U, "https://www.youtube.com/@BepNhaMay.vidu/videos", NULL, SA,
+                 "youtube:bepnhamay.vidu", true, RT, NULL},
+                {U, "https://www.instagram.com/thuha.authentic.vidu/?igsh=abc", NULL, SA,
+                 "instagram:thuha.authentic.vidu", true, RT, NULL},
+                {U, "t.me/hanghieu_vidu", NULL, SA, "telegram:hanghieu_vidu", true, RT, NULL},
+                /* a generic shortener is kept, never merged: "bit.ly" would join everyone */
+                {U, "https://bit.ly/3AbCdEf?utm_source=x", NULL, U, "link:short/bit.ly/3AbCdEf",
+                 false, HUB_IDF_SHORT_LINK, NULL},
                 /* a shop on its own website is its domain */
                 {S, "https://giadung-vidu.vn/cua-hang?utm_source=fb", NULL, D, "giadung-vidu.vn",
                  true, RT, NULL},
@@ -631,6 +640,8 @@ static void test_reject_platform_page(void **state)
         expect_reject(U, "https://www.facebook.com/watch/?v=1", NULL, HUB_IDR_PLATFORM_PAGE);
         expect_reject(U, "https://www.lazada.vn/products/son-i123-s456.html", NULL,
                       HUB_IDR_PLATFORM_PAGE);
+        expect_reject(U, "https://zalo.me/", NULL, HUB_IDR_PLATFORM_PAGE);
+        expect_reject(U, "https://www.youtube.com/watch?v=abc", NULL, HUB_IDR_PLATFORM_PAGE);
 }
 
 static void test_reject_unknown_platform(void **state)

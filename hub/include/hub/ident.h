@@ -102,8 +102,9 @@ typedef struct hub_ident {
          * - BUSINESS_REG that is a valid 10/13-digit tax code is TAX_CODE (the enterprise code
          *   is the tax code);
          * - URL, SHOP or SOCIAL_ACCOUNT give SHOP for a marketplace shop (Shopee, Lazada, Tiki,
-         *   Sendo), SOCIAL_ACCOUNT for a TikTok or Facebook account, DOMAIN for any other
-         *   website and IP_ADDRESS for a numeric host. */
+         *   Sendo), SOCIAL_ACCOUNT for a TikTok, Facebook, Zalo, YouTube, Instagram or
+         *   Telegram account, URL (unmergeable, HUB_IDF_SHORT_LINK) for a generic shortener
+         *   such as bit.ly, DOMAIN for any other website and IP_ADDRESS for a numeric host. */
         int type;
         /* The normal form, the dedup key together with type, e.g. "0312687878",
          * "0399123457001", "001189004521", "+84912468357", "abc.com.vn", "shopee:thuha.authentic",
