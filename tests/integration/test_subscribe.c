@@ -57,7 +57,7 @@ static void new_topic(rd_kafka_t *rk, char *topic, size_t cap)
         const char *const topics[1] = {topic};
         const char *const settings[2] = {"cleanup.policy", "compact"};
         hub_err_t err = {0};
-        if (hub_kafka_create_topics(rk, topics, 1, 3, settings, 2, 30000, &err))
+        if (hub_kafka_create_topics(rk, topics, 1, 3, settings, 1, 30000, &err))
                 fail_msg("create topic: %s", err.msg);
 }
 
