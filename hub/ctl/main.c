@@ -1,0 +1,204 @@
+/* hubctl: the hub's admin and query command line. */
+#include "ctl.h"
+
+#include <hub/kafka.h>
+
+#include <getopt.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+        "usage: hubctl [OPTIONS] COMMAND [ARGS]\n"
+        "\n"
+        "Administer the hub and look violators up.\n"
+        "\n"
+        "commands:\n"
+        "  init                    apply database migrations, create the hub's Kafka topics\n"
+        "  agency add|list         the registry of agencies (and their report topics)\n"
+        "  key generate|register|revoke|list\n"
+        "                          agencies' signing keys\n"
+        "  query IDENTIFIER        find the entity holding an identifier (normalised first)\n"
+        "  entity show E<id>       an entity with its names, identifiers and sources\n"
+        "  status                  counts, rejects, outbox backlog and consumer lag\n"
+        "\n"
+        "options (accepted before or after the command):\n"
+        "  --dsn DSN               PostgreSQL conninfo (default $HUB_PG_DSN)\n"
+        "  --brokers LIST          Kafka bootstrap servers (default $HUB_KAFKA_BROKERS)\n"
+        "  -X KEY=VALUE            a librdkafka setting (e.g. -X security.protocol=SASL_SSL)\n"
+        "  -v, --verbose           show librdkafka's log\n"
+        "  -h, --help              this help; `hubctl COMMAND --help` for a command's\n"
+        "\n"
+        "Timestamps are RFC 3339 (2026-01-02T00:00:00Z, 2026-01-02T07:00:00+07:00 or 2026-01-02)\n"
+        "and are printed in UTC. Exit codes: 0 ok, 1 failure, 2 usage error.\n";
+
+int ctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+        va_list ap;
+        fprintf(stderr, "%s: ", cmd);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\ntry \"%s --help\" for more information\n", cmd);
+        return CTL_USAGE;
+}
+
+int ctl_fail(const char *fmt, ...)
+{
+        va_list ap;
+        fprintf(stderr, "hubctl: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return CTL_FAIL;
+}
+
+int ctl_bad_option(const char *cmd, char **argv)
+{
+        /* getopt_long leaves the offending word just before optind. */
+        const char *word = optind > 0 ? argv[optind - 1] : "?";
+        if (optopt && optopt < 256 && (word[0] != '-' || word[1] == '-' || !strchr(word, optopt)))
+                return ctl_usage_error(cmd, "unknown option -%c", optopt);
+        return ctl_usage_error(cmd, "unknown option or missing argument: %s", word);
+}
+
+int ctl_common_option(ctl_t *ctl, int c, const char *arg, const char *cmd)
+{
+        switch (c) {
+        case 1001:
+                ctl->dsn = arg;
+                return 0;
+        case 1002:
+                ctl->brokers = arg;
+                return 0;
+        case 'v':
+                ctl->verbose = true;
+                return 0;
+        case 'X': {
+                const char *eq = strchr(arg, '=');
+                size_t n = ctl->n_kafka_settings;
+                if (!eq || eq == arg)
+                        return ctl_usage_error(cmd, "-X wants KEY=VALUE, not \"%s\"", arg);
+                if (n >= CTL_MAX_KAFKA_SETTINGS || strlen(arg) >= sizeof(ctl->storage[0]))
+                        return ctl_usage_error(cmd, "too many or too long -X settings");
+                snprintf(ctl->storage[n], sizeof(ctl->storage[n]), "%s", arg);
+                ctl->storage[n][eq - arg] = '\0';
+                ctl->kafka_settings[2 * n] = ctl->storage[n];
+                ctl->kafka_settings[2 * n + 1] = ctl->storage[n] + (eq - arg) + 1;
+                ctl->n_kafka_settings++;
+                return 0;
+        }
+        }
+        return -1;
+}
+
+int ctl_open_store(ctl_t *ctl, bool any_schema, hub_store_t **out)
+{
+        hub_err_t err = {0};
+        if (!ctl->dsn || !*ctl->dsn)
+                return ctl_usage_error("hubctl", "no database given: use --dsn or set HUB_PG_DSN");
+        if (hub_store_open(ctl->dsn, out, &err))
+                return ctl_fail("%s\nhint: check --dsn or HUB_PG_DSN, and that PostgreSQL is "
+                                "running",
+                                err.msg);
+        int version = 0;
+        if (hub_store_schema_version(*out, &version, &err)) {
+                hub_store_close(*out);
+                *out = NULL;
+                return ctl_fail("%s", err.msg);
+        }
+        if (!any_schema && version == 0) {
+                hub_store_close(*out);
+                *out = NULL;
+                return ctl_fail("the database is not initialised: run hubctl init");
+        }
+        return CTL_OK;
+}
+
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+        ctl_t *ctl = rd_kafka_opaque(rk);
+        if (ctl && ctl->verbose)
+                fprintf(stderr, "ts=- level=%d comp=kafka fac=%s msg=\"%s\"\n", level, fac, buf);
+}
+
+int ctl_open_kafka(ctl_t *ctl, rd_kafka_t **out, hub_err_t *err)
+{
+        char errstr[512];
+        if (!ctl->brokers || !*ctl->brokers)
+                return hub_err_set(err, HUB_E_CONFIG, false, "hubctl",
+                                    "no Kafka brokers given: use --brokers or set "
+                                    "HUB_KAFKA_BROKERS");
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        int rc = hub_kafka_set(conf, "bootstrap.servers", ctl->brokers, err);
+        /* Fail fast when the broker is down: an operator is waiting at the terminal. */
+        if (!rc)
+                rc = hub_kafka_set(conf, "socket.connection.setup.timeout.ms", "5000", err);
+        for (size_t i = 0; !rc && i < ctl->n_kafka_settings; i++)
+                rc = hub_kafka_set(conf, ctl->kafka_settings[2 * i],
+                                   ctl->kafka_settings[2 * i + 1], err);
+        if (rc) {
+                rd_kafka_conf_destroy(conf);
+                return rc;
+        }
+        rd_kafka_conf_set_opaque(conf, ctl);
+        rd_kafka_conf_set_log_cb(conf, kafka_log);
+        *out = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        if (!*out) {
+                rd_kafka_conf_destroy(conf);
+                return hub_err_set(err, HUB_E_KAFKA, false, "hubctl",
+                                    "could not create a Kafka client: %s", errstr);
+        }
+        return 0;
+}
+
+static const struct {
+        const char *name;
+        int (*run)(ctl_t *ctl, int argc, char **argv);
+} commands[] = {
+        {"init", ctl_cmd_init},   {"agency", ctl_cmd_agency}, {"key", ctl_cmd_key},
+        {"query", ctl_cmd_query}, {"entity", ctl_cmd_entity}, {"status", ctl_cmd_status},
+};
+
+int main(int argc, char **argv)
+{
+        static ctl_t ctl;
+        static const struct option longopts[] = {CTL_COMMON_LONGOPTS, {NULL, 0, NULL, 0}};
+        ctl.dsn = getenv("HUB_PG_DSN");
+        ctl.brokers = getenv("HUB_KAFKA_BROKERS");
+        if (sodium_init() < 0)
+                return ctl_fail("could not initialise libsodium");
+        int c;
+        opterr = 0;
+        /* '+': stop at the command word; the command parses the rest with its own options. */
+        while ((c = getopt_long(argc, argv, "+" CTL_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
+                if (c == 'h') {
+                        fputs(usage_text, stdout);
+                        return CTL_OK;
+                }
+                if (c == '?' || c == ':')
+                        return ctl_bad_option("hubctl", argv);
+                int rc = ctl_common_option(&ctl, c, optarg, "hubctl");
+                if (rc)
+                        return rc;
+        }
+        if (optind >= argc)
+                return ctl_usage_error("hubctl", "no command given");
+        const char *cmd = argv[optind];
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+                if (strcmp(cmd, commands[i].name) == 0) {
+                        int sub_argc = argc - optind;
+                        char **sub_argv = argv + optind;
+                        optind = 0; /* glibc: 0 starts a fresh scan, resetting its state */
+                        return commands[i].run(&ctl, sub_argc, sub_argv);
+                }
+        }
+        if (strcmp(cmd, "help") == 0) {
+                fputs(usage_text, stdout);
+                return CTL_OK;
+        }
+        return ctl_usage_error("hubctl", "unknown command \"%s\"", cmd);
+}
