@@ -7,6 +7,7 @@ packages=(
         meson ninja-build pkg-config gcc
         librdkafka-dev libavro-dev libsodium-dev libpq-dev libjansson-dev libcmocka-dev
         libutf8proc-dev libidn2-dev libpsl-dev publicsuffix libmicrohttpd-dev libinih-dev
+        libcsv-dev
         postgresql openjdk-17-jre-headless maven kcat python3 python3-cryptography
 )
 
