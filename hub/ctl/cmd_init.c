@@ -15,6 +15,9 @@
 
 #define TOPIC_PARTITIONS 3
 #define KAFKA_TIMEOUT_MS 15000
+/* A broker that is up answers metadata in milliseconds; an operator should not wait long to
+ * learn that it is down. */
+#define METADATA_TIMEOUT_MS 5000
 
 /* Create topics that do not exist yet and report each one; a topic that exists with another
  * partition count is an error: the hub's keys are hashed over exactly TOPIC_PARTITIONS. */
@@ -24,7 +27,7 @@ static int ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
         hub_err_t err = {0};
         int existing[8] = {0};
         for (size_t i = 0; i < n && i < 8; i++) {
-                if (hub_kafka_topic_partitions(rk, topics[i], &existing[i], KAFKA_TIMEOUT_MS,
+                if (hub_kafka_topic_partitions(rk, topics[i], &existing[i], METADATA_TIMEOUT_MS,
                                                &err))
                         return ctl_fail("%s\nhint: check --brokers or HUB_KAFKA_BROKERS, and "
                                         "that Kafka is running",
