@@ -352,14 +352,17 @@ static int one_file(struct run *r, size_t i, hub_err_t *err)
                 r->st->rows_read++;
                 if (rc == HUB_SOURCE_BAD) {
                         bad_row(r, line, reason, rerr.msg);
+                        rc = 0;
                 } else {
                         rc = hub_mapping_apply(o->mapping, row, &report, &reason, &r->ms, &rerr);
                         if (rc == HUB_MAP_RECORD)
                                 rc = add_record(r, report, line, &before, err);
                         else if (rc == HUB_MAP_FILTERED)
                                 rc = 0;
-                        else
-                                bad_row(r, line, reason, rerr.msg), rc = 0;
+                        else {
+                                bad_row(r, line, reason, rerr.msg);
+                                rc = 0;
+                        }
                 }
                 json_decref(row);
                 json_decref(report);
