@@ -41,7 +41,7 @@ static void usage(FILE *f)
                 "      --create-topic     create the agency topic if it does not exist (tests;\n"
                 "                         normally \"hubctl agency add\" does)\n"
                 "      --progress SECONDS progress line every SECONDS (default %d)\n"
-                "  -X NAME=VALUE          librdkafka setting, passed as is (e.g. security.protocol)\n"
+                "  -X NAME=VALUE          a librdkafka setting, passed as is\n"
                 "  -h, --help             show this help\n"
                 "\n"
                 "Exit status: 0 every row published or filtered out, 1 a row was refused or the\n"

@@ -280,8 +280,8 @@ static void test_bad_rows(void **state)
               "\"2025-01-02\", \"colour\": \"red\"}\n",
               f);
         fclose(f);
-        int rc = run("-m", mapping(a), "-k", a->key_path, "-s", path("bad.state"), path("bad.jsonl"),
-                     NULL);
+        int rc = run("-m", mapping(a), "-k", a->key_path, "-s", path("bad.state"),
+                     path("bad.jsonl"), NULL);
         assert_int_equal(rc, 1);
         expect_err("bad.jsonl:2: row refused: MALFORMED: invalid JSON");
         expect_err("bad.jsonl:3: row refused: MISSING_KEY: key field record_id is absent");
@@ -298,6 +298,31 @@ static void test_bad_rows(void **state)
                  NULL);
         assert_int_equal(rc, 0);
         expect_err("0 rows read");
+}
+
+/* The CSV example: a spreadsheet export with its own column names, a version column and a
+ * cell spanning two lines. */
+static void test_csv_example(void **state)
+{
+        (void)state;
+        char ini[400], csv[400];
+        snprintf(ini, sizeof(ini), "%s",
+                 hub_test_source_path("connectors/examples/qltt-hcm-csv.ini"));
+        snprintf(csv, sizeof(csv), "%s", hub_test_source_path("connectors/examples/qltt-hcm.csv"));
+        assert_int_equal(run("--dry-run", "-m", ini, csv, NULL), 0);
+        size_t len;
+        char *out = (char *)hub_test_read_file(path("stdout"), &len);
+        assert_non_null(out);
+        assert_non_null(strstr(out, "\"record_id\":\"BB-0002%2FQLTT-HCM@2\""));
+        size_t lines = 0;
+        for (char *p = out; (p = strchr(p, '\n')); p++)
+                lines++;
+        assert_int_equal(lines, 4);
+        free(out);
+        int rc = run("-m", ini, "-k", ags[0].key_path, "-s", path("csv.state"), csv, NULL);
+        if (rc)
+                fail_msg("exit %d:\n%s", rc, err_text);
+        expect_err("MOIT-QLTT: 4 rows read, 4 records published to agency.MOIT-QLTT.reports");
 }
 
 static void test_refusals(void **state)
@@ -427,6 +452,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_publish_resume_from_start),
                 cmocka_unit_test(test_bad_rows),
+                cmocka_unit_test(test_csv_example),
                 cmocka_unit_test(test_refusals),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
