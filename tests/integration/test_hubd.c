@@ -233,7 +233,7 @@ static pid_t start_hubd(struct env *e, const char *extra)
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-                char *argv[16];
+                char *argv[24];
                 int n = 0;
                 argv[n++] = (char *)hubd_path;
                 argv[n++] = (char *)"--dsn";
