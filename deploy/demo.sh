@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the shipped sample data, from nothing: install the Debian packages, build,
-# start the local PostgreSQL and Kafka, and run hub-demo on tests/data/sample_reports.jsonl.
+# start the local PostgreSQL and Kafka, and run deploy/main-job.sh (five agency connectors
+# publish, hubd consolidates, a subscriber materialises, a summary is printed).
 # The services keep running afterwards (deploy/local/stop.sh stops them).
+# usage: deploy/demo.sh [SOURCE.jsonl]   (default tests/data/agency_sample.jsonl)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,4 +14,4 @@ fi
 ninja -C build >/dev/null || { ninja -C build; exit 1; }
 deploy/local/start.sh
 eval "$(deploy/local/env.sh)"
-exec build/connectors/hub-demo "${@:-tests/data/sample_reports.jsonl}"
+exec deploy/main-job.sh build "$@"
