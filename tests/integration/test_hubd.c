@@ -228,11 +228,15 @@ static void produce(const char *topic, const void *buf, size_t len, int partitio
         assert_int_equal(rd_kafka_flush(p, 30000), 0);
 }
 
+static const char *stderr_path; /* where hubd's stderr goes when set */
+
 static pid_t start_hubd(struct env *e, const char *extra)
 {
         pid_t pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
+                if (stderr_path && !freopen(stderr_path, "w", stderr))
+                        _exit(126);
                 char *argv[24];
                 int n = 0;
                 argv[n++] = (char *)hubd_path;
@@ -246,13 +250,19 @@ static pid_t start_hubd(struct env *e, const char *extra)
                 argv[n++] = e->regex;
                 argv[n++] = (char *)"--hub-key";
                 argv[n++] = keyfile;
-                argv[n++] = (char *)"--exit-when-idle";
-                argv[n++] = (char *)"3";
+                if (!extra || strncmp(extra, "--config", 8) != 0) {
+                        argv[n++] = (char *)"--exit-when-idle";
+                        argv[n++] = (char *)"3";
+                }
                 /* A killed member is noticed after session.timeout.ms: keep it short. */
                 argv[n++] = (char *)"-X";
                 argv[n++] = (char *)"session.timeout.ms=6000";
-                if (extra)
+                if (extra && strncmp(extra, "--config=", 9) == 0) {
+                        argv[n++] = (char *)"--config";
+                        argv[n++] = (char *)extra + 9;
+                } else if (extra) {
                         argv[n++] = (char *)extra;
+                }
                 argv[n] = NULL;
                 execv(hubd_path, argv);
                 _exit(127);
@@ -675,6 +685,59 @@ static void test_sigkill_restart(void **state)
         env_done(&e);
 }
 
+static bool file_has(const char *path, const char *text)
+{
+        size_t len;
+        char *buf = (char *)hub_test_read_file(path, &len);
+        bool found = buf && strstr(buf, text);
+        free(buf);
+        return found;
+}
+
+/* SIGHUP with a broken file keeps the old configuration; with a valid one reloads it; SIGTERM
+ * stops cleanly with exit code 0. */
+static void test_signals(void **state)
+{
+        (void)state;
+        struct env e;
+        env_init(&e);
+        char cfg[128], log[128], arg[160];
+        snprintf(cfg, sizeof(cfg), "/tmp/itest_hubd_%ld.ini", (long)getpid());
+        snprintf(log, sizeof(log), "/tmp/itest_hubd_%ld.log", (long)getpid());
+        snprintf(arg, sizeof(arg), "--config=%s", cfg);
+        FILE *f = fopen(cfg, "w");
+        assert_non_null(f);
+        fputs("log_level = info\nmax_records = 100\n", f);
+        fclose(f);
+        stderr_path = log;
+        pid_t pid = start_hubd(&e, arg);
+        stderr_path = NULL;
+        while (!file_has(log, "partition assigned"))
+                usleep(50000);
+        f = fopen(cfg, "w");
+        fputs("max_records = many\n", f);
+        fclose(f);
+        kill(pid, SIGHUP);
+        while (!file_has(log, "kept_old_configuration"))
+                usleep(50000);
+        assert_true(file_has(log, "invalid value for max_records"));
+        f = fopen(cfg, "w");
+        fputs("max_records = 50\n", f);
+        fclose(f);
+        kill(pid, SIGHUP);
+        while (!file_has(log, "configuration reloaded"))
+                usleep(50000);
+        kill(pid, SIGTERM);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(file_has(log, "msg=\"stopped\""));
+        unlink(cfg);
+        unlink(log);
+        env_done(&e);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -704,6 +767,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_accept_redeliver_publish),
                 cmocka_unit_test(test_rejects),
                 cmocka_unit_test(test_sigkill_restart),
+                cmocka_unit_test(test_signals),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);
         unlink(keyfile);
