@@ -142,6 +142,10 @@ static int on_source(hub_mapping_t *m, const char *name, const char *value)
                         return fail(m, "format must be jsonl or csv, not \"%s\"", value);
                 m->format_set = true;
         } else if (strcmp(name, "key") == 0) {
+                /* Given twice, the last one counts, as for every other setting. */
+                for (size_t i = 0; i < m->n_key; i++)
+                        free(m->key[i]);
+                free(m->key);
                 m->key = split_list(value, &m->n_key);
                 if (!m->n_key)
                         return fail(m, "key names no field");
@@ -153,6 +157,10 @@ static int on_source(hub_mapping_t *m, const char *name, const char *value)
                 if (m->version)
                         json_object_set_new(m->used, value, json_true());
         } else if (strcmp(name, "filter") == 0) {
+                free(m->filter_field);
+                free(m->filter_value);
+                m->filter_field = m->filter_value = NULL;
+                m->filter_ne = false;
                 const char *op = strstr(value, "==");
                 const char *ne = strstr(value, "!=");
                 if (ne && (!op || ne < op)) {
