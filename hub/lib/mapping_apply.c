@@ -34,6 +34,30 @@ static const char *scalar_text(json_t *v, char *buf, size_t size)
         return NULL;
 }
 
+/* True when a string in v (or in its elements and members) holds a NUL byte. A CSV cell can
+ * (libcsv keeps it, json_stringn too), and every use below reads strings as C strings, which
+ * would cut the value at the NUL without a word: such a row is refused instead. */
+static bool has_nul(json_t *v)
+{
+        if (json_is_string(v))
+                return strlen(json_string_value(v)) != json_string_length(v);
+        size_t i;
+        const char *k;
+        json_t *e;
+        if (json_is_array(v)) {
+                json_array_foreach(v, i, e) {
+                        if (has_nul(e))
+                                return true;
+                }
+        } else if (json_is_object(v)) {
+                json_object_foreach(v, k, e) {
+                        if (has_nul(e))
+                                return true;
+                }
+        }
+        return false;
+}
+
 static void count(json_t *obj, const char *key)
 {
         json_t *c = json_object_get(obj, key);
@@ -560,6 +584,12 @@ int hub_mapping_record_id(const hub_mapping_t *m, json_t *row, char *out, size_t
                 if (!field)
                         break;
                 const char *t = scalar_text(json_object_get(row, field), buf, sizeof(buf));
+                if (t && has_nul(json_object_get(row, field))) {
+                        *reason = HUB_REASON_BAD_KEY;
+                        return hub_err_set(err, HUB_E_MALFORMED, false, "mapping",
+                                           "%s field %s contains a NUL character",
+                                           i < m->n_key ? "key" : "version", field);
+                }
                 if (!t || !*t) {
                         *reason = HUB_REASON_MISSING_KEY;
                         return hub_err_set(err, HUB_E_MALFORMED, false, "mapping",
@@ -597,7 +627,8 @@ int hub_mapping_apply(hub_mapping_t *m, json_t *row, json_t **report, const char
                 char buf[64];
                 const char *t = scalar_text(json_object_get(row, m->filter_field), buf,
                                             sizeof(buf));
-                bool eq = t && strcmp(t, m->filter_value) == 0;
+                bool eq = t && strcmp(t, m->filter_value) == 0 &&
+                          !has_nul(json_object_get(row, m->filter_field));
                 if (eq == m->filter_ne) {
                         if (stats)
                                 stats->filtered_rows++;
@@ -628,6 +659,11 @@ int hub_mapping_apply(hub_mapping_t *m, json_t *row, json_t **report, const char
                 }
                 if (json_is_null(v))
                         continue;
+                if (has_nul(v)) {
+                        rc = refuse(&c, HUB_REASON_BAD_VALUE,
+                                    "field %s: text contains a NUL character", key);
+                        goto out;
+                }
                 size_t i;
                 json_t *ri;
                 json_array_foreach(idx, i, ri) {
