@@ -8,6 +8,7 @@ packages=(
         librdkafka-dev libavro-dev libsodium-dev libpq-dev libjansson-dev libcmocka-dev
         libutf8proc-dev libidn2-dev libpsl-dev publicsuffix libmicrohttpd-dev libinih-dev
         libcsv-dev
+        clang libclang-rt-14-dev # libFuzzer: tests/fuzz, built with -Dfuzz=true
         postgresql openjdk-17-jre-headless maven kcat python3 python3-cryptography
 )
 
