@@ -55,5 +55,9 @@ int ctl_cmd_key(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_query(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_entity(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_status(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_log(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_evidence(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_verify(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_provenance(ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -23,6 +23,11 @@ static const char usage_text[] =
         "  query IDENTIFIER        find the entity holding an identifier (normalised first)\n"
         "  entity show E<id>       an entity with its names, identifiers and sources\n"
         "  status                  counts, rejects, outbox backlog and consumer lag\n"
+        "  provenance E<id>|ID     every value's sources, verified up to a signed tree head\n"
+        "  evidence AGENCY/ID      write a record's offline-verifiable evidence bundle\n"
+        "  verify BUNDLE           check an evidence bundle offline (public keys only)\n"
+        "  log verify|monitor|sign|head\n"
+        "                          the hub's Merkle log and its signed tree heads\n"
         "\n"
         "options (accepted before or after the command):\n"
         "  --dsn DSN               PostgreSQL conninfo (default $HUB_PG_DSN)\n"
@@ -161,6 +166,8 @@ static const struct {
 } commands[] = {
         {"init", ctl_cmd_init},   {"agency", ctl_cmd_agency}, {"key", ctl_cmd_key},
         {"query", ctl_cmd_query}, {"entity", ctl_cmd_entity}, {"status", ctl_cmd_status},
+        {"log", ctl_cmd_log},     {"evidence", ctl_cmd_evidence}, {"verify", ctl_cmd_verify},
+        {"provenance", ctl_cmd_provenance},
 };
 
 int main(int argc, char **argv)
