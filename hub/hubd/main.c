@@ -47,6 +47,8 @@ static const hub_setting_t settings[] = {
          "longest wait between retries of a database error"},
         {"log_level", HUB_CFG_STRING, "info", true, false, NULL, 0, 0,
          "debug, info, warn or error"},
+        {"noisy_threshold", HUB_CFG_INT, "5", false, false, NULL, 1, 1000000,
+         "entities an identifier value may appear on before it is noisy and stops merging"},
         {"exit_when_idle", HUB_CFG_INT, "0", false, false, NULL, 0, 86400,
          "exit after every assigned partition is consumed, the outbox is sent and nothing "
          "happened for this many seconds (0: run until stopped; for tests)"},
@@ -631,7 +633,8 @@ static int run(struct hubd *d)
                 return 1;
         }
         int applied = 0;
-        hub_ingest_opts_t opts = {limits_of(d->cfg), &d->key};
+        hub_ingest_opts_t opts = {limits_of(d->cfg), &d->key,
+                                  (int)hub_config_int(d->cfg, "noisy_threshold")};
         if (hub_store_open(dsn, &d->store, &err) || hub_store_open(dsn, &d->pstore, &err) ||
             hub_store_migrate(d->store, &applied, &err) ||
             hub_ingest_new(d->store, &opts, &d->ing, &err)) {

@@ -3,6 +3,7 @@
  * Round trips per batch are constant, not per record: one query finds the stored copies of all
  * record ids, one takes the identifier locks, one looks up all merge keys, and records,
  * identifiers, statements, rejects and outbox rows each go in with one COPY. */
+#include "merge.h"
 #include "sqlbuf.h"
 #include "views.h"
 
@@ -49,6 +50,7 @@ struct rej {
 struct hub_ingest {
         hub_store_t *store;
         hub_batch_limits_t limits;
+        int noisy_threshold;
         hub_report_codec_t *codec;
         hub_views_t *views;
         hub_arena_t *arena;
@@ -118,6 +120,7 @@ int hub_ingest_new(hub_store_t *s, const hub_ingest_opts_t *opts, hub_ingest_t *
         if (!ing)
                 return hub_err_set(err, HUB_E_NOMEM, false, __func__, "out of memory");
         ing->store = s;
+        ing->noisy_threshold = opts->noisy_threshold;
         hub_ingest_set_limits(ing, &opts->limits);
         int rc = hub_report_codec_new(&ing->codec, err);
         if (!rc)
@@ -850,11 +853,23 @@ static int ingest_records(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hu
                 rc = store_rows(ing, m, b, recs, n, claims, n_claims, new_ids, n_new, err);
         if (rc)
                 return rc;
-        /* Changed entities: the new ones, those records attached to, corrected targets'. */
-        size_t cap = 2 * n + 1, n_changed = 0;
+        /* Changed entities: the new ones, those records attached to, corrected targets',
+         * and those merges absorbed (republished with merged_into). A record seldom merges
+         * more than a few entities; past the room here an absorbed one is republished by the
+         * next change of its survivor's group only, so the room is generous. */
+        size_t cap = 16 * n + 16, n_changed = 0;
         int64_t *changed = hub_arena_alloc(a, cap * sizeof(int64_t));
-        if (!changed)
+        hub_merge_rec_t *mr = hub_arena_alloc(a, n * sizeof(*mr));
+        if (!changed || !mr)
                 return hub_err_set(err, HUB_E_NOMEM, false, "ingest", "out of memory");
+        size_t n_mr = 0;
+        for (size_t i = 0; i < n; i++)
+                if (recs[i].state == R_NEW)
+                        mr[n_mr++] = (hub_merge_rec_t){&recs[i].x, &recs[i].entity};
+        rc = hub_merge_resolve(ing->store, a, mr, n_mr, ing->noisy_threshold, changed,
+                               &n_changed, cap - 2 * n - 1, NULL, err);
+        if (rc)
+                return rc;
         for (size_t i = 0; i < n; i++)
                 if (recs[i].state == R_NEW)
                         changed[n_changed++] = recs[i].entity;

@@ -3,6 +3,7 @@
 #include "sqlbuf.h"
 
 #include <hub/entity.h>
+#include <hub/ident.h>
 #include <hub/resolve.h>
 
 #include <inttypes.h>
@@ -57,15 +58,106 @@ static void add_unique(json_t *arr, json_t *item)
         json_array_append_new(arr, item);
 }
 
-enum { C_ENTITY, C_PROP, C_VALUE, C_TIER, C_AGENCY, C_RECORD, C_ACTIVE, C_VALID };
+enum { C_ENTITY, C_PROP, C_VALUE, C_TIER, C_AGENCY, C_RECORD, C_ACTIVE, C_VALID, C_REPORTED };
+
+/* One distinct displayed name and the facts of the display rule (hub/store/README.md). */
+struct name {
+        hub_name_rank_t rank;
+        const char *kind;
+        char key[256];
+};
+
+#define MAX_NAMES 64
+
+static int name_cmp(const void *a, const void *b)
+{
+        return hub_resolve_name_cmp(&((const struct name *)a)->rank,
+                                    &((const struct name *)b)->rank);
+}
+
+/* The names of rows [from, to) visible in `tier`, ordered by the display rule: names[0] is the
+ * one to show. Names group by match key for the agency count, so "CÔNG TY TNHH X" and
+ * "Công ty TNHH X" support each other; within a group the spelling with diacritics, then the
+ * latest, shows first. */
+static json_t *ordered_names(PGresult *q, int from, int to, int tier)
+{
+        struct scratch {
+                struct name names[MAX_NAMES];
+                /* (key, agency) pairs seen, to count distinct agencies per key. */
+                char seen_key[4 * MAX_NAMES][256];
+                const char *seen_agency[4 * MAX_NAMES];
+        } *sc = malloc(sizeof(*sc));
+        if (!sc)
+                return NULL;
+        struct name *names = sc->names;
+        char(*seen_key)[256] = sc->seen_key;
+        const char **seen_agency = sc->seen_agency;
+        size_t n = 0, n_seen = 0;
+        for (int t = from; t < to; t++) {
+                const char *prop = PQgetvalue(q, t, C_PROP), *value = PQgetvalue(q, t, C_VALUE);
+                if (strncmp(prop, "name:", 5) != 0 ||
+                    !hub_tier_visible(hub_tier_from_name(PQgetvalue(q, t, C_TIER)), tier) ||
+                    strcmp(PQgetvalue(q, t, C_ACTIVE), "t") != 0 ||
+                    strcmp(PQgetvalue(q, t, C_VALID), "t") != 0)
+                        continue;
+                char key[256];
+                hub_err_t e = {0};
+                if (hub_name_match_key(value, true, key, sizeof(key), &e) || !key[0])
+                        snprintf(key, sizeof(key), "%s", value);
+                int64_t ms = strtoll(PQgetvalue(q, t, C_REPORTED), NULL, 10);
+                bool legal = strcmp(prop + 5, "LEGAL") == 0;
+                const char *agency = PQgetvalue(q, t, C_AGENCY);
+                bool pair = false;
+                for (size_t i = 0; i < n_seen && !pair; i++)
+                        pair = strcmp(seen_key[i], key) == 0 &&
+                               strcmp(seen_agency[i], agency) == 0;
+                if (!pair && n_seen < 4 * MAX_NAMES) {
+                        snprintf(seen_key[n_seen], 256, "%s", key);
+                        seen_agency[n_seen++] = agency;
+                }
+                size_t i = 0;
+                while (i < n && strcmp(names[i].rank.value, value) != 0)
+                        i++;
+                if (i == n) {
+                        if (n == MAX_NAMES)
+                                continue;
+                        memset(&names[n], 0, sizeof(names[n]));
+                        names[n].rank.value = value;
+                        names[n].kind = prop + 5;
+                        snprintf(names[n].key, sizeof(names[n].key), "%s", key);
+                        for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+                                names[n].rank.has_marks |= *c >= 0x80;
+                        n++;
+                }
+                if (legal && !names[i].rank.legal) {
+                        names[i].rank.legal = true;
+                        names[i].kind = "LEGAL";
+                }
+                if (ms > names[i].rank.latest_ms)
+                        names[i].rank.latest_ms = ms;
+        }
+        for (size_t i = 0; i < n; i++)
+                for (size_t j = 0; j < n_seen; j++)
+                        names[i].rank.agencies += strcmp(seen_key[j], names[i].key) == 0;
+        qsort(names, n, sizeof(names[0]), name_cmp);
+        json_t *out = json_array();
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(out, json_pack("{s:s, s:s}", "value", names[i].rank.value,
+                                                     "kind", names[i].kind));
+        free(sc);
+        return out;
+}
 
 /* Rows [from, to) of q are the statements of one entity. NULL when nothing is visible in
  * tier `tier`. */
-static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, int tier)
+static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, int tier,
+                         bool redirect)
 {
-        json_t *names = json_array(), *ids = json_array(), *cats = json_array(),
-               *sources = json_array();
-        bool visible = false, active = false;
+        json_t *names = ordered_names(q, from, to, tier), *ids = json_array(),
+               *cats = json_array(), *sources = json_array();
+        /* A merged entity has no statements left: it is published as a redirect to the tiers
+         * that saw it before, so their subscribers follow it. */
+        bool visible = redirect, active = redirect;
         for (int t = from; t < to; t++) {
                 int st = hub_tier_from_name(PQgetvalue(q, t, C_TIER));
                 if (!hub_tier_visible(st, tier))
@@ -80,8 +172,7 @@ static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, i
                         continue; /* kept as evidence in statements, not published */
                 const char *prop = PQgetvalue(q, t, C_PROP), *value = PQgetvalue(q, t, C_VALUE);
                 if (strncmp(prop, "name:", 5) == 0)
-                        add_unique(names, json_pack("{s:s, s:s}", "value", value, "kind",
-                                                    prop + 5));
+                        continue; /* ordered_names() */
                 else if (strncmp(prop, "identifier:", 11) == 0)
                         add_unique(ids, json_pack("{s:s, s:s, s:n, s:n}", "type", prop + 11,
                                                   "value", value, "qualifier", "label"));
@@ -122,17 +213,28 @@ int hub_views_write(hub_views_t *v, hub_store_t *s, const int64_t *ids, size_t n
                                    " floor(extract(epoch FROM updated_at) * 1000)::bigint "
                                    "FROM entities WHERE id = ANY($1::bigint[]) ORDER BY id",
                                    1, NULL, p, NULL, NULL, 0);
-        PGresult *q = NULL;
+        PGresult *q = NULL, *pub = NULL;
         int rc = hub_store_check(s, e, PGRES_TUPLES_OK, "read changed entities", err);
         if (rc)
                 goto out;
         q = PQexecParams(c,
                          "SELECT s.entity_id, s.prop, s.value, s.tier, s.agency, s.record_id,"
-                         " r.status = 'active', s.valid FROM statements s JOIN records r"
+                         " r.status = 'active', s.valid,"
+                         " coalesce(floor(extract(epoch FROM r.reported_at) * 1000)::bigint, 0)"
+                         " FROM statements s JOIN records r"
                          " ON r.agency = s.agency AND r.record_id = s.record_id "
                          "WHERE s.entity_id = ANY($1::bigint[]) ORDER BY s.entity_id, s.id",
                          1, NULL, p, NULL, NULL, 0);
         rc = hub_store_check(s, q, PGRES_TUPLES_OK, "read statements of changed entities", err);
+        if (rc)
+                goto out;
+        /* Tiers each merged entity was published to before. */
+        pub = PQexecParams(c,
+                           "SELECT DISTINCT o.entity_id, o.topic FROM outbox o JOIN entities e"
+                           " ON e.id = o.entity_id WHERE e.merged_into IS NOT NULL AND"
+                           " o.entity_id = ANY($1::bigint[]) AND o.topic LIKE 'hub.entities.%'",
+                           1, NULL, p, NULL, NULL, 0);
+        rc = hub_store_check(s, pub, PGRES_TUPLES_OK, "read where merged entities went", err);
         if (rc)
                 goto out;
         hub_sqlbuf_reset(&v->buf);
@@ -146,7 +248,16 @@ int hub_views_write(hub_views_t *v, hub_store_t *s, const int64_t *ids, size_t n
                 while (to < nq && strcmp(PQgetvalue(q, to, C_ENTITY), id) == 0)
                         to++;
                 for (int tier = 0; !rc && tier < HUB_TIER__COUNT; tier++) {
-                        json_t *view = view_json(e, erow, q, from, to, tier);
+                        bool redirect = false;
+                        char topic_name[64];
+                        snprintf(topic_name, sizeof(topic_name), "hub.entities.%s",
+                                 hub_tier_topic_suffix(tier));
+                        for (int t = 0; t < PQntuples(pub) && !redirect; t++)
+                                redirect = strcmp(PQgetvalue(pub, t, 0), id) == 0 &&
+                                           strcmp(PQgetvalue(pub, t, 1), topic_name) == 0;
+                        if (!PQgetisnull(e, erow, 3) && !redirect)
+                                continue; /* merged before any subscriber saw it */
+                        json_t *view = view_json(e, erow, q, from, to, tier, redirect);
                         if (!view)
                                 continue;
                         unsigned char *env = NULL;
@@ -179,5 +290,6 @@ int hub_views_write(hub_views_t *v, hub_store_t *s, const int64_t *ids, size_t n
 out:
         PQclear(e);
         PQclear(q);
+        PQclear(pub);
         return rc;
 }

@@ -33,6 +33,7 @@ typedef struct hub_ingest hub_ingest_t;
 typedef struct hub_ingest_opts {
         hub_batch_limits_t limits; /* zero fields: the defaults */
         const hub_key_t *hub_key;  /* signs the entity views (has_secret); kept by reference */
+        int noisy_threshold;       /* over-correlation guard K; 0: the default (5) */
 } hub_ingest_opts_t;
 
 typedef struct hub_ingest_msg {

@@ -4,11 +4,10 @@
  * applies their answers in one transaction, so the rules are tested without services
  * (tests/unit/test_resolve.c).
  *
- * Entity resolution in this version is deliberately minimal (issue 3): exact match on
- * normalised mergeable strong identifiers only. Names never merge. When one record's
- * identifiers point at two or more existing entities, the record attaches to the oldest and the
- * others are left as they are: merging entities (merged_into, judgements, candidates) is a
- * later issue, and hub_resolve_entity() reports the ones left so the caller can log them. */
+ * Entity resolution: ingest.c attaches each record to the entity its normalised mergeable
+ * strong identifiers point at (hub_resolve_entity: the oldest when several); then
+ * hub/store/merge.c gathers the evidence between the record and every other entity and
+ * hub_resolve_match() decides merge, link or candidate (hub/store/README.md). */
 #ifndef HUB_RESOLVE_H
 #define HUB_RESOLVE_H
 
@@ -72,6 +71,116 @@ typedef struct hub_resolve_decision {
  * order, repeats allowed; ids are the surviving ids, merged_into already followed). Entity ids
  * grow with creation time, so the oldest is the smallest. */
 void hub_resolve_entity(const int64_t *matches, size_t n, hub_resolve_decision_t *out);
+
+/* ---- resolution rules (issue 4; hub/store/README.md explains them with examples) ---- */
+
+/* What a record (together with the entity it resolved to) shares with ONE other entity. Counts
+ * are of distinct values; values marked noisy are not counted (the over-correlation guard). */
+typedef struct hub_evidence {
+        unsigned strong;     /* shared mergeable identifiers: tax code (or a branch's parent),
+                              * personal id, bank account, registrable domain, shop, account */
+        unsigned phone;      /* shared phones */
+        unsigned handle;     /* shared handle stems (hub_resolve_handle_stems) */
+        unsigned name;       /* shared name match keys (whole key) */
+        unsigned name_block; /* shared name blocks (first and last token) */
+        unsigned address;    /* shared address keys */
+        unsigned related;    /* a related party's identifier that is the other's identifier */
+        unsigned bank_phone; /* a bank account number equal to the other's phone */
+        unsigned hint;       /* an identifier the other holds that a flagged value may mean
+                              * (lost leading zero, adjacent transposition) */
+        bool personal_id_conflict;   /* both hold personal ids and share none */
+        bool personal_id_transposed; /* ... and each differs by one adjacent swap */
+        bool tax_code_conflict;      /* both hold tax codes of different head offices */
+        bool ambiguous;              /* the record corroborates entities that conflict */
+        bool not_same;               /* an active not-same judgement covers the pair */
+        bool noisy;                  /* the merge would put a strong value over the threshold */
+} hub_evidence_t;
+
+/* Link kinds, as stored in links.kind (hub_resolve_link_name). */
+enum {
+        HUB_LINK_SHARED_PHONE = 1 << 0,
+        HUB_LINK_SHARED_ADDRESS = 1 << 1,
+        HUB_LINK_RELATED_PARTY = 1 << 2,
+        HUB_LINK_BANK_EQUALS_PHONE = 1 << 3,
+        HUB_LINK_SIMILAR_HANDLE = 1 << 4,
+        HUB_LINK__ALL = (1 << 5) - 1,
+};
+
+typedef struct hub_match_decision {
+        bool merge;
+        const char *rule;    /* "strong-identifier" or "corroborated" when merge */
+        const char *review;  /* when merge: why an analyst should still look, else NULL */
+        unsigned links;      /* HUB_LINK_* to record when not merged */
+        bool candidate;      /* record a candidate pair for an analyst */
+        const char *refused; /* why a merge the evidence asked for was refused, else NULL */
+} hub_match_decision_t;
+
+/* The rules, in order:
+ *  1. A shared strong identifier merges ("strong-identifier").
+ *  2. Without one, two kinds of weak evidence that corroborate each other merge
+ *     ("corroborated"): phone + name, handle + name, or phone + handle. A phone alone, a
+ *     handle alone or a name alone never merges (DOMAIN.md: phone only with a corroborating
+ *     attribute; names never merge).
+ *  3. A merge is refused, and a candidate recorded instead, when an active not-same judgement
+ *     covers the pair, when it would make a strong value noisy, when the two hold different
+ *     tax codes (two legal persons) or different personal ids (two people) - unless the
+ *     personal ids are one adjacent transposition apart, a typing slip: then it merges with a
+ *     review note - and, for a corroborated merge, when the record corroborates several
+ *     entities that conflict with each other (ambiguous: which one is it?).
+ *  4. Not merged: a shared phone, address, handle, related party or bank-account-equals-phone
+ *     each give a link; a name, name block or identifier hint gives a candidate. */
+void hub_resolve_match(const hub_evidence_t *ev, hub_match_decision_t *out);
+
+/* "shared-phone", ... for one HUB_LINK_* bit; NULL otherwise. */
+const char *hub_resolve_link_name(unsigned link);
+
+/* Whether a and b (same length, digits) differ by exactly one swap of adjacent characters. */
+bool hub_resolve_is_transposition(const char *a, const char *b);
+
+/* The variants of digits s with one adjacent pair swapped (distinct from s and each other),
+ * into out[0..max) of size len+1 each; returns how many. For hints: a transposed personal id
+ * or a tax code whose check digit fails. */
+size_t hub_resolve_transpositions(const char *s, char (*out)[16], size_t max);
+
+/* Handle stems of a handle or a domain label (UTF-8, e.g. "thuha.authentic.vidu",
+ * "mỹphẩmhoànglong-vidu"): folded like names (marks stripped, case folded, separators to one
+ * space), the whole and the whole less its last token, each kept only with >= 8 characters.
+ * Writes up to 2 NUL-terminated stems of up to `cap` bytes; returns how many. */
+size_t hub_resolve_handle_stems(const char *handle, char (*out)[128], size_t cap);
+
+/* Name similarity of two match keys in [0, 1]: 2 x matched tokens / all tokens, where a token
+ * matches an equal token or, as an initial, one starting with it ("t" ~ "thi"). */
+double hub_resolve_name_similarity(const char *key_a, const char *key_b);
+
+/* A candidate's score in [0, 1] and its parts (the breakdown stored with it). */
+typedef struct hub_candidate_facts {
+        double name_similarity; /* best over the two entities' name keys, 0 when none */
+        unsigned shared_weak;   /* shared phones, handles, addresses, bank=phone */
+        unsigned hints;         /* identifier hints */
+        int birth_year_a, birth_year_b; /* 0 when unknown */
+        bool same_province;             /* a province code in the same scheme on both */
+} hub_candidate_facts_t;
+
+typedef struct hub_candidate_score {
+        double name, weak, hint, birth_year, province; /* the parts; score is their sum */
+        double score;                                  /* clamped to [0, 1] */
+} hub_candidate_score_t;
+
+void hub_resolve_candidate_score(const hub_candidate_facts_t *f, hub_candidate_score_t *out);
+
+/* The display rule of names (hub/store/README.md): < 0 when name a is displayed before b.
+ * Facts per distinct name: how many distinct agencies asserted its match key, whether it is
+ * a LEGAL name, whether it carries diacritics, the latest reported_at of a record asserting
+ * it, and the value (byte order) as the last tie-break, so the rule is a total order. */
+typedef struct hub_name_rank {
+        const char *value;
+        unsigned agencies;
+        bool legal;
+        int64_t latest_ms;
+        bool has_marks; /* carries Vietnamese diacritics: the better spelling to show */
+} hub_name_rank_t;
+
+int hub_resolve_name_cmp(const hub_name_rank_t *a, const hub_name_rank_t *b);
 
 /* ---- tiers ---- */
 
