@@ -67,6 +67,7 @@ struct agency {
 struct span {
         size_t records;
         double ingest_s, raw_s;
+        double cpu_s; /* this process's CPU time inside ingest: hubd's own code, not the server */
 };
 
 struct bench {
@@ -93,6 +94,13 @@ struct bench {
         FILE *explain;
         int explain_stage; /* 0: early batch to come, 1: late batch to come, 2: done */
         bool explaining;
+        struct plan {
+                char text[96];
+                double ms;
+                size_t count;
+        } plans[64];
+        size_t n_plans, fk_checks;
+        double fk_ms;
 };
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -111,6 +119,13 @@ static double now_s(void)
 {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
+        return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+        struct timespec t;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
         return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -196,17 +211,48 @@ static void setup(struct bench *b)
 
 /* ---- explain ---- */
 
+/* One auto_explain notice: "duration: X ms  plan:\nQuery Text: ...\n<plan>". The foreign-key
+ * checks PostgreSQL runs per inserted row are summed, not written: thousands per batch. */
 static void plan_notice(void *arg, const char *message)
 {
         struct bench *b = arg;
-        if (b->explaining && b->explain)
-                fputs(message, b->explain);
+        if (!b->explaining || !b->explain)
+                return;
+        const char *d = strstr(message, "duration: ");
+        const char *q = strstr(message, "Query Text: ");
+        double ms = d ? atof(d + 10) : 0.0;
+        if (strstr(message, "FOR KEY SHARE OF x")) {
+                b->fk_checks++;
+                b->fk_ms += ms;
+                return;
+        }
+        fputs(message, b->explain);
+        if (!q)
+                return;
+        /* Summed per query text: a per-record query shows as one line with its count. */
+        char text[sizeof(b->plans[0].text)];
+        q += 12;
+        size_t n = strcspn(q, "\n");
+        snprintf(text, sizeof(text), "%.*s", (int)(n < 90 ? n : 90), q);
+        size_t i = 0;
+        while (i < b->n_plans && strcmp(b->plans[i].text, text) != 0)
+                i++;
+        if (i == sizeof(b->plans) / sizeof(b->plans[0]))
+                i--; /* the last line collects the rest */
+        else if (i == b->n_plans)
+                memcpy(b->plans[b->n_plans++].text, text, sizeof(text));
+        b->plans[i].ms += ms;
+        b->plans[i].count++;
 }
 
 static void explain_begin(struct bench *b, const char *label)
 {
         hub_err_t err = {0};
         fprintf(b->explain, "\n==== %s ====\n", label);
+        b->n_plans = 0;
+        memset(b->plans, 0, sizeof(b->plans));
+        b->fk_checks = 0;
+        b->fk_ms = 0.0;
         PQsetNoticeProcessor(hub_store_conn(b->store), plan_notice, b);
         if (hub_store_exec(b->store,
                            "LOAD 'auto_explain'; SET auto_explain.log_level = notice;"
@@ -217,13 +263,35 @@ static void explain_begin(struct bench *b, const char *label)
         b->explaining = true;
 }
 
-static void explain_end(struct bench *b)
+/* The explained batch's queries, slowest first, on stdout. */
+static int by_ms(const void *x, const void *y)
+{
+        double a = ((const struct plan *)x)->ms, c = ((const struct plan *)y)->ms;
+        return (a < c) - (a > c);
+}
+
+static void explain_end(struct bench *b, const char *label, size_t records, double total_s)
 {
         hub_err_t err = {0};
         if (hub_store_exec(b->store, "SET auto_explain.log_min_duration = -1", &err))
                 die("could not disable auto_explain: %s", err.msg);
         b->explaining = false;
         fflush(b->explain);
+        qsort(b->plans, b->n_plans, sizeof(b->plans[0]), by_ms);
+        double sum = b->fk_ms;
+        size_t queries = 0;
+        for (size_t i = 0; i < b->n_plans; i++) {
+                sum += b->plans[i].ms;
+                queries += b->plans[i].count;
+        }
+        printf("explained %s: records=%zu entities=%" PRId64 " batch_ms=%.1f (with ANALYZE) "
+               "queries=%zu queries_ms=%.1f foreign_key_checks=%zu fk_ms=%.1f\n",
+               label, records, entities_now(b), total_s * 1e3, queries, sum, b->fk_checks,
+               b->fk_ms);
+        for (size_t i = 0; i < b->n_plans && i < 10; i++)
+                printf("  %9.1f ms %5zux  %s\n", b->plans[i].ms, b->plans[i].count,
+                       b->plans[i].text);
+        fflush(stdout);
 }
 
 /* ---- one batch ---- */
@@ -312,11 +380,13 @@ static unsigned char *sign_batch(struct bench *b, struct agency *a, size_t *len)
         return out;
 }
 
-static void add_span(struct span *s, size_t records, double ingest_s, double raw_s)
+static void add_span(struct span *s, size_t records, double ingest_s, double raw_s,
+                     double cpu)
 {
         s->records += records;
         s->ingest_s += ingest_s;
         s->raw_s += raw_s;
+        s->cpu_s += cpu;
 }
 
 static double per_rec_us(double s, size_t records)
@@ -330,10 +400,10 @@ static void print_window(struct bench *b, int64_t entities)
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf("window records=%zu entities=%" PRId64 " ingest_us_per_record=%.1f "
-               "raw_us_per_record=%.1f ratio=%.2f rss_kb=%ld\n",
+               "raw_us_per_record=%.1f ratio=%.2f hub_cpu_us_per_record=%.1f rss_kb=%ld\n",
                b->fed, entities, per_rec_us(w->ingest_s, w->records),
                per_rec_us(w->raw_s, w->records), w->raw_s > 0 ? w->ingest_s / w->raw_s : 0.0,
-               ru.ru_maxrss);
+               per_rec_us(w->cpu_s, w->records), ru.ru_maxrss);
         fflush(stdout);
 }
 
@@ -379,11 +449,11 @@ static void flush(struct bench *b, struct agency *a, bool hot)
                 explain_begin(b, "a batch near the end");
                 explain = true;
         }
-        double t0 = now_s();
+        double c0 = cpu_s(), t0 = now_s();
         int rc = hub_ingest_message(b->ing, &m, &res, &err);
-        double t1 = now_s();
+        double t1 = now_s(), cpu = cpu_s() - c0;
         if (explain) {
-                explain_end(b);
+                explain_end(b, b->explain_stage ? "late" : "early", a->n, t1 - t0);
                 b->explain_stage++;
                 b->explained += a->n;
         }
@@ -399,16 +469,16 @@ static void flush(struct bench *b, struct agency *a, bool hot)
         double raw = raw_copy(b, a);
         if (!explain) {
                 struct span *s = hot ? &b->hot_total : &b->total;
-                add_span(s, a->n, t1 - t0, raw);
+                add_span(s, a->n, t1 - t0, raw, cpu);
                 if (!hot)
-                        add_span(&b->win, a->n, t1 - t0, raw);
+                        add_span(&b->win, a->n, t1 - t0, raw, cpu);
         }
         if (hot) {
                 size_t at = b->hot_total.records;
                 if (at <= b->hot / 10)
                         b->hot_early = b->hot_total;
                 if (!explain && at > b->hot - b->hot / 10)
-                        add_span(&b->hot_late, a->n, t1 - t0, raw);
+                        add_span(&b->hot_late, a->n, t1 - t0, raw, cpu);
         }
         b->fed += a->n;
         free(buf);
@@ -536,12 +606,12 @@ static void print_span(const char *name, const struct span *s)
 {
         printf("%s records=%zu ingest_s=%.2f raw_copy_s=%.2f ingest_records_per_s=%.0f "
                "raw_records_per_s=%.0f ingest_us_per_record=%.1f raw_us_per_record=%.1f "
-               "ratio=%.2f\n",
+               "ratio=%.2f hub_cpu_us_per_record=%.1f\n",
                name, s->records, s->ingest_s, s->raw_s,
                s->ingest_s > 0 ? (double)s->records / s->ingest_s : 0.0,
                s->raw_s > 0 ? (double)s->records / s->raw_s : 0.0,
                per_rec_us(s->ingest_s, s->records), per_rec_us(s->raw_s, s->records),
-               s->raw_s > 0 ? s->ingest_s / s->raw_s : 0.0);
+               s->raw_s > 0 ? s->ingest_s / s->raw_s : 0.0, per_rec_us(s->cpu_s, s->records));
 }
 
 static void report(struct bench *b)

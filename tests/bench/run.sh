@@ -7,7 +7,7 @@
 #   tests/bench/run.sh --records 1000000    the full run: 1,000,000 records, 300,000 violators
 #
 # Options: --records N, --violators N (default 30% of N), --seed N, --batch N, --hot N (records
-# of one growing entity after the main run, default 2000; 0: none), --build DIR (default
+# of one growing entity after the main run, default 1000; 0: none), --build DIR (default
 # build), --bench PATH (the bench_ingest binary), --out DIR (data cache and results; default
 # DIR/tests/bench). Arguments after -- go to bench_ingest. Needs HUB_PG_DSN, else the local
 # services' (deploy/local/env.sh); exits 77 (skipped) without either.
@@ -17,7 +17,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-records=100000 violators= seed=399 batch=500 hot=2000 build=$root/build bench= out=
+records=100000 violators= seed=399 batch=500 hot=1000 build=$root/build bench= out=
 extra=()
 while (($#)); do
         case $1 in
