@@ -4,6 +4,7 @@
 #include <hub/input.h>
 #include <hub/kafka.h>
 #include <hub/kafka_info.h>
+#include <hub/mlog.h>
 #include <hub/query.h>
 #include <hub/registry.h>
 #include <hub/timestamp.h>
@@ -58,7 +59,8 @@ static const char init_usage[] =
         "\n"
         "Apply the database migrations not yet applied, in order, each recorded in\n"
         "schema_migrations, and create the hub's topics: hub.entities.public, .shared and\n"
-        ".restricted (3 partitions, cleanup.policy=compact) and hub.rejects (3 partitions).\n"
+        ".restricted (3 partitions, cleanup.policy=compact), hub.rejects and hub.log (the\n"
+        "signed tree heads of the hub's log; 3 partitions each).\n"
         "Running it again changes nothing.\n";
 
 int ctl_cmd_init(ctl_t *ctl, int argc, char **argv)
@@ -113,6 +115,10 @@ int ctl_cmd_init(ctl_t *ctl, int argc, char **argv)
         rc = ensure_topics(rk, entity_topics, 3, compact, 1, "cleanup.policy=compact");
         if (!rc)
                 rc = ensure_topics(rk, rejects, 1, NULL, 0, "cleanup.policy=delete");
+        /* The signed tree heads of the hub's log: a plain topic, every head kept. */
+        static const char *const log_topic[] = {HUB_MLOG_TOPIC};
+        if (!rc)
+                rc = ensure_topics(rk, log_topic, 1, NULL, 0, "cleanup.policy=delete");
         if (!rc)
                 printf("ok: the hub is initialised\n");
 out:

@@ -10,6 +10,7 @@
 #include <hub/kafka.h>
 #include <hub/keyfile.h>
 #include <hub/log.h>
+#include <hub/mlog_store.h>
 #include <hub/outbox.h>
 #include <hub/store.h>
 
@@ -43,6 +44,10 @@ static const hub_setting_t settings[] = {
          "largest record accepted, in bytes"},
         {"outbox_batch", HUB_CFG_INT, "1000", true, false, NULL, 1, 100000,
          "outbox rows read and produced per round"},
+        {"log_head_interval", HUB_CFG_INT, "60", true, false, NULL, 0, 86400,
+         "sign a tree head of the hub's log when it grew and this many seconds passed (0: never)"},
+        {"log_head_leaves", HUB_CFG_INT, "10000", true, false, NULL, 0, 1 << 30,
+         "sign a tree head of the hub's log when this many leaves were added (0: never)"},
         {"retry_max_ms", HUB_CFG_INT, "5000", true, false, NULL, 10, 600000,
          "longest wait between retries of a database error"},
         {"log_level", HUB_CFG_STRING, "info", true, false, NULL, 0, 0,
@@ -613,6 +618,31 @@ static bool idle(struct hubd *d, int64_t idle_ms)
         return hub_outbox_pending(d->pstore, &pending, &err) == 0 && pending == 0;
 }
 
+/* ---- tree heads ---- */
+
+/* Sign a head of the hub's log when due (hub/mlog_store.h), looking at most once a second; and
+ * at the end of a run whenever the log grew, so that a stopped hub leaves no leaf unsigned. The
+ * head goes out through the outbox to hub.log. */
+static void sign_heads(struct hubd *d, bool final)
+{
+        static int64_t next_ms;
+        int64_t t = now_ms();
+        if (!final && t < next_ms)
+                return;
+        next_ms = t + 1000;
+        hub_mlog_sign_opts_t o = {hub_config_int(d->cfg, "log_head_interval") * 1000,
+                                  (uint64_t)hub_config_int(d->cfg, "log_head_leaves"), final};
+        hub_mlog_head_t h;
+        bool done = false;
+        hub_err_t err = {0};
+        if (hub_mlog_sign(d->store, &d->key, &o, &h, &done, &err)) {
+                hub_log(HUB_LOG_WARN, "log", err.msg, "action=retry");
+        } else if (done) {
+                d->outbox_maybe = true;
+                hub_log(HUB_LOG_INFO, "log", "tree head signed", "log_size=%" PRIu64, h.size);
+        }
+}
+
 /* ---- main ---- */
 
 static int run(struct hubd *d)
@@ -672,6 +702,7 @@ static int run(struct hubd *d)
                         rd_kafka_message_destroy(m);
                 }
                 publish(d);
+                sign_heads(d, false);
                 if (now_ms() >= next_progress) {
                         next_progress = now_ms() + 10000;
                         hub_log(HUB_LOG_INFO, "hubd", "progress",
@@ -688,6 +719,7 @@ static int run(struct hubd *d)
         /* Stop: the current batch is committed (handle_message returned); leave the group, then
          * send what the outbox holds. What is not sent now is sent by the next run. */
         rd_kafka_consumer_close(d->consumer);
+        sign_heads(d, true);
         int64_t deadline = now_ms() + 10000;
         d->outbox_maybe = true;
         while (now_ms() < deadline && stop_requested < 2) {

@@ -11,6 +11,7 @@
 #include <hub/avro.h>
 #include <hub/extract.h>
 #include <hub/ingest.h>
+#include <hub/mlog_store.h>
 #include <hub/report.h>
 #include <hub/resolve.h>
 
@@ -896,6 +897,8 @@ static int ingest_records(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hu
         size_t rows = 0;
         if (!rc)
                 rc = hub_views_write(ing->views, ing->store, changed, n_changed, &rows, err);
+        if (!rc)
+                rc = hub_mlog_append_batch(ing->store, m->topic, m->partition, m->offset, b, err);
         res->accepted = n_accept;
         res->entities = n_changed;
         res->outbox += rows;
