@@ -23,6 +23,7 @@ static const char usage_text[] =
         "  query IDENTIFIER        find the entity holding an identifier (normalised first)\n"
         "  entity show E<id>       an entity with its names, identifiers and sources\n"
         "  status                  counts, rejects, outbox backlog and consumer lag\n"
+        "  identifiers noisy       values the over-correlation guard stopped merging on\n"
         "  provenance E<id>|ID     every value's sources, verified up to a signed tree head\n"
         "  evidence AGENCY/ID      write a record's offline-verifiable evidence bundle\n"
         "  verify BUNDLE           check an evidence bundle offline (public keys only)\n"
@@ -168,6 +169,7 @@ static const struct {
         {"query", ctl_cmd_query}, {"entity", ctl_cmd_entity}, {"status", ctl_cmd_status},
         {"log", ctl_cmd_log},     {"evidence", ctl_cmd_evidence}, {"verify", ctl_cmd_verify},
         {"provenance", ctl_cmd_provenance},
+        {"identifiers", ctl_cmd_identifiers},
 };
 
 int main(int argc, char **argv)

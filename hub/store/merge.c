@@ -476,6 +476,16 @@ static char *evidence_json(const struct other *o, const hub_extract_t *x, const 
                               "agency", x->agency, "record_id", x->record_id);
         if (j && review)
                 json_object_set_new(j, "review", json_string(review));
+        /* The record's own strong identifiers: with "identifiers" (those the other entity
+         * held) they show both sides a record bridged. */
+        json_t *keys = json_array();
+        for (size_t i = 0; j && keys && i < x->n_keys; i++)
+                json_array_append_new(keys, json_pack("{s:s, s:s}", "type", x->keys[i].type,
+                                                      "value", x->keys[i].value));
+        if (j && keys)
+                json_object_set_new(j, "record_identifiers", keys);
+        else
+                json_decref(keys);
         char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         json_decref(j);
         return s;
@@ -772,9 +782,16 @@ static int resolve_one(struct ctx *c, const hub_merge_rec_t *rec, int64_t *chang
                         "WHERE entity_id = $2::bigint ON CONFLICT DO NOTHING",
                         "DELETE FROM match_keys WHERE entity_id = $2::bigint",
                 };
-                for (size_t i = 0; i < 5; i++)
-                        if ((rc = exec(c, follow[i], 2, pm, "follow a merge", err)))
+                /* Typed parameters: the last statement uses only $2 (20: int8). */
+                static const Oid types[2] = {20, 20};
+                for (size_t i = 0; i < 5; i++) {
+                        r = PQexecParams(hub_store_conn(c->s), follow[i], 2, types, pm, NULL,
+                                         NULL, 0);
+                        rc = hub_store_check(c->s, r, PGRES_COMMAND_OK, "follow a merge", err);
+                        PQclear(r);
+                        if (rc)
                                 return rc;
+                }
         }
         others_clear(c);
         if ((rc = strong_evidence(c, err)) || (rc = weak_evidence(c, err)) ||
