@@ -88,7 +88,7 @@ for a in "${agencies[@]}"; do
 done
 
 say "hubd consolidates (exits when idle)"
-"$hubd" --hub-key "$state/keys/hub.key" --exit-when-idle 3 --log-level warn
+"$hubd" --hub-key "$state/keys/hub.key" --exit-when-idle 3 --log-level "${HUB_MAIN_LOG_LEVEL:-warn}"
 
 say "MOF-THUE's subscriber materialises hub.entities.shared into its own database"
 "$subscribe" --tier shared --hub-key "$state/keys/hub.key.pub" --dsn "$sub_dsn" \

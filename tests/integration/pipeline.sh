@@ -37,6 +37,9 @@ export HUB_MAIN_STATE=$tmp/state HUB_GROUP=hubd-pipeline-$$
 
 fail() {
         echo "FAIL: $*"
+        for f in "$tmp"/run*; do
+                [ -f "$f" ] && { echo "--- $(basename "$f")"; tail -n 60 "$f"; }
+        done
         exit 1
 }
 q() { psql "$HUB_PG_DSN" -Atqc "$1"; }
