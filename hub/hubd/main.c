@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <regex.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sodium.h>
@@ -604,66 +603,6 @@ static void publish(struct hubd *d)
         rd_kafka_poll(d->producer, 0);
 }
 
-/* Whether the assignment covers every partition of every topic the subscription matches now.
- * A regex subscription can first be assigned the topics of an incomplete metadata snapshot and
- * grow at a later rebalance; exiting when "idle" before that would leave topics unread. */
-static bool assignment_complete(struct hubd *d)
-{
-        regex_t re;
-        if (regcomp(&re, hub_config_get(d->cfg, "topics"), REG_EXTENDED | REG_NOSUB) != 0)
-                return true; /* librdkafka accepted it; nothing better to check with */
-        const struct rd_kafka_metadata *md = NULL;
-        bool complete = false;
-        if (rd_kafka_metadata(d->consumer, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                complete = true;
-                for (int t = 0; complete && t < md->topic_cnt; t++) {
-                        const rd_kafka_metadata_topic_t *mt = &md->topics[t];
-                        if (mt->err || regexec(&re, mt->topic, 0, NULL, 0) != 0)
-                                continue;
-                        for (int p = 0; complete && p < mt->partition_cnt; p++) {
-                                bool found = false;
-                                for (size_t i = 0; !found && i < d->n_parts; i++)
-                                        found = d->parts[i].partition ==
-                                                        mt->partitions[p].id &&
-                                                strcmp(d->parts[i].topic, mt->topic) == 0;
-                                if (!found) {
-                                        hub_log(HUB_LOG_INFO, "hubd",
-                                                "not idle: a matching partition is not assigned "
-                                                "yet",
-                                                "topic=%s partition=%d", mt->topic,
-                                                (int)mt->partitions[p].id);
-                                        complete = false;
-                                }
-                        }
-                }
-                rd_kafka_metadata_destroy(md);
-        }
-        regfree(&re);
-        return complete;
-}
-
-/* Whether every assigned partition's stored offset has reached its end. End-of-partition alone
- * does not say so: a message whose transaction failed is sought back to and read again, and an
- * end-of-partition event fetched before that seek may arrive in between. */
-static bool all_stored(struct hubd *d)
-{
-        for (size_t i = 0; i < d->n_parts; i++) {
-                struct part *p = &d->parts[i];
-                int64_t lo = 0, hi = 0;
-                if (rd_kafka_query_watermark_offsets(d->consumer, p->topic, p->partition, &lo, &hi,
-                                                     5000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-                        return false;
-                int64_t next = p->expected >= 0 ? p->expected : lo;
-                if (next < hi) {
-                        hub_log(HUB_LOG_INFO, "hubd", "not idle: a partition is not stored to its end",
-                                "topic=%s partition=%d next_offset=%" PRId64 " end=%" PRId64,
-                                p->topic, (int)p->partition, next, hi);
-                        return false;
-                }
-        }
-        return true;
-}
-
 static bool idle(struct hubd *d, int64_t idle_ms)
 {
         int64_t t = now_ms();
@@ -672,10 +611,6 @@ static bool idle(struct hubd *d, int64_t idle_ms)
         for (size_t i = 0; i < d->n_parts; i++)
                 if (!d->parts[i].eof)
                         return false;
-        if (!assignment_complete(d) || !all_stored(d)) {
-                d->last_activity_ms = t; /* look again after another idle period */
-                return false;
-        }
         if (d->inflight || d->n_sent || d->resend_from || !d->publisher)
                 return false;
         int64_t pending = 0;
