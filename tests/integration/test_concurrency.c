@@ -638,8 +638,9 @@ static void test_two_hubd_one_group(void **state)
         const char *hub_topics[] = {"hub.entities.public", "hub.entities.shared",
                                     "hub.entities.restricted"};
         create_topics(p, hub_topics, 3, 3, true);
-        const char *rejects[] = {"hub.rejects"};
-        create_topics(p, rejects, 1, 3, false);
+        /* hub.log too: hubd publishes its signed tree heads there (hubctl init creates it). */
+        const char *rejects[] = {"hub.rejects", "hub.log"};
+        create_topics(p, rejects, 2, 3, false);
         const char *mine[] = {e.a[0].topic, e.a[1].topic};
         create_topics(p, mine, 2, PARTS, false);
         /* The records of every cluster spread over both agencies and all partitions. */

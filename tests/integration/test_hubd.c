@@ -759,8 +759,9 @@ int main(int argc, char **argv)
                 return 1;
         const char *hub_topics[] = {tier_topics[0], tier_topics[1], tier_topics[2]};
         create_topics(hub_topics, 3, true);
-        const char *rejects[] = {"hub.rejects"};
-        create_topics(rejects, 1, false);
+        /* hub.log too: hubd publishes its signed tree heads there (hubctl init creates it). */
+        const char *rejects[] = {"hub.rejects", "hub.log"};
+        create_topics(rejects, 2, false);
         hub_key_t key;
         snprintf(keyfile, sizeof(keyfile), "/tmp/itest_hubd_%ld.key", (long)getpid());
         unlink(keyfile);
