@@ -370,7 +370,7 @@ static int tax_code_digits(const char *d, size_t n, hub_ident_t *out, hub_err_t 
                 /* a personal id (12 digits, leading 0) that lost its zero */
                 if (d[0] != '0')
                         return personal_id_digits(d, n, out, err);
-                /* fall through */
+                __attribute__((fallthrough)); /* GCC and clang both know it */
         default:
                 return ident_reject(out, err, "hub_ident_normalize", HUB_IDR_WRONG_LENGTH,
                                     "tax code has %zu digits, expected 10, 12 or 13", n);

@@ -27,7 +27,7 @@ static json_t *hex(const void *p, size_t n)
         return j;
 }
 
-static void die(const char *what, const hub_err_t *err)
+_Noreturn static void die(const char *what, const hub_err_t *err)
 {
         fprintf(stderr, "gen_evidence_vectors: %s: %s\n", what, err ? err->msg : "");
         exit(1);

@@ -71,7 +71,7 @@ static void fill_nulls(avro_value_t *v)
         avro_value_t child;
         switch (avro_value_get_type(v)) {
         case AVRO_UNION: {
-                int d;
+                int d = 0;
                 assert_int_equal(avro_value_get_discriminant(v, &d), 0);
                 if (d < 0)
                         assert_int_equal(avro_value_set_branch(v, 0, &child), 0);

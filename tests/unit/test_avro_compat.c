@@ -216,7 +216,7 @@ static void test_v1_into_current(void **state)
 
         const char *s;
         size_t n;
-        int sym;
+        int sym = 0;
         assert_int_equal(avro_value_get_by_name(&dest, "record_id", &f, NULL), 0);
         assert_int_equal(avro_value_get_string(&f, &s, &n), 0);
         assert_string_equal(s, "CA-2025-0401");

@@ -78,9 +78,9 @@ static void test_good_value_round_trips(void **state)
         avro_value_t c, b;
         const char *s;
         size_t n;
-        int32_t i;
-        int64_t l;
-        int e;
+        int32_t i = 0;
+        int64_t l = 0;
+        int e = 0;
         assert_int_equal(avro_value_get_by_name(&f->value, "id", &c, NULL), 0);
         assert_int_equal(avro_value_get_string(&c, &s, &n), 0);
         assert_string_equal(s, "r1");
@@ -106,7 +106,7 @@ static void test_good_value_round_trips(void **state)
         assert_int_equal(n, 2);
         assert_int_equal(avro_value_get_by_name(&f->value, "sub", &c, NULL), 0);
         assert_int_equal(avro_value_get_current_branch(&c, &b), 0);
-        double d;
+        double d = 0;
         assert_int_equal(avro_value_get_by_name(&b, "x", &c, NULL), 0);
         assert_int_equal(avro_value_get_double(&c, &d), 0);
         assert_true(d == 1.5);
@@ -128,7 +128,7 @@ static void test_optional_fields_may_be_absent(void **state)
                                  &err),
                          0);
         avro_value_t c;
-        int e;
+        int e = 0;
         assert_int_equal(avro_value_get_by_name(&f->value, "opt", &c, NULL), 0);
         assert_int_equal(avro_value_get_discriminant(&c, &e), 0);
         assert_int_equal(e, 0);

@@ -147,8 +147,8 @@ static void test_rejects(void **state)
             "{\"type\":\"fixed\",\"name\":\"F\",\"size\":\"16\"}",
             "{\"type\":\"array\"}",
             "[\"int\",\"Missing\"]",
-            "{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"x\",\"type\":"
-            "{\"type\":\"record\",\"name\":\"A\",\"fields\":[]}}]}",
+            ("{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"x\",\"type\":"
+             "{\"type\":\"record\",\"name\":\"A\",\"fields\":[]}}]}"),
             "42",
         };
         for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
