@@ -2,7 +2,7 @@
  * ephemeral port, requests are written as raw HTTP (so malformed ones can be sent too), and the
  * test asserts what a client sees (status, JSON error body, bundle bytes that verify) and what
  * an auditor sees (access_log rows, `hubctl log verify` detecting a changed or deleted row).
- * usage: itest_api PATH-TO-hubctl */
+ * usage: itest_api PATH-TO-hubctl PATH-TO-hub-api */
 #include "server.h"
 #include "testdb.h"
 #include "testutil.h"
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -35,7 +36,7 @@
 
 #include <cmocka.h>
 
-static const char *hubctl;
+static const char *hubctl, *hub_api_bin;
 static char dsn[512], tmpdir[64], pubfile[128];
 static hub_store_t *st;
 static hub_key_t hub_key;
@@ -603,6 +604,53 @@ static void test_malformed(void **state)
         assert_alive();
 }
 
+/* The hub-api program itself: settings from the command line, a request, a clean stop. */
+static void test_program(void **state)
+{
+        (void)state;
+        char cmd[1024], p[128];
+        snprintf(cmd, sizeof(cmd), "'%s' --help >'%s/help'", hub_api_bin, tmpdir);
+        assert_int_equal(system(cmd), 0);
+        snprintf(p, sizeof(p), "%s/help", tmpdir);
+        size_t n = 0;
+        char *help = (char *)hub_test_read_file(p, &n);
+        assert_non_null(strstr(help, "--listen-address"));
+        free(help);
+        snprintf(cmd, sizeof(cmd), "'%s' --bogus 2>/dev/null", hub_api_bin);
+        int rc = system(cmd);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 2);
+
+        snprintf(p, sizeof(p), "%s/api.log", tmpdir);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (!freopen(p, "w", stderr))
+                        _exit(127);
+                execl(hub_api_bin, hub_api_bin, "--dsn", dsn, "--port", "0", "--listen-address",
+                      "127.0.0.1", (char *)NULL);
+                _exit(127);
+        }
+        /* Wait for its "listening" line, which names the port it was given. */
+        int saved = port, got = 0;
+        for (int i = 0; i < 200 && !got; i++) {
+                char *log = (char *)hub_test_read_file(p, &n);
+                const char *at = log ? strstr(log, "port=") : NULL;
+                if (at)
+                        got = atoi(at + 5);
+                free(log);
+                if (!got)
+                        nanosleep(&(struct timespec){0, 50000000}, NULL);
+        }
+        if (!got)
+                fail_msg("hub-api did not start");
+        port = got;
+        assert_alive();
+        port = saved;
+        assert_int_equal(kill(pid, SIGTERM), 0);
+        assert_int_equal(waitpid(pid, &rc, 0), pid);
+        assert_true(WIFEXITED(rc) && WEXITSTATUS(rc) == 0);
+}
+
 static void test_tamper(void **state)
 {
         (void)state;
@@ -638,17 +686,19 @@ static void test_tamper(void **state)
 
 int main(int argc, char **argv)
 {
-        if (argc != 2) {
-                fprintf(stderr, "usage: itest_api PATH-TO-hubctl\n");
+        if (argc != 3) {
+                fprintf(stderr, "usage: itest_api PATH-TO-hubctl PATH-TO-hub-api\n");
                 return 2;
         }
         hubctl = argv[1];
+        hub_api_bin = argv[2];
         hub_test_service("HUB_PG_DSN");
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_endpoints),
                 cmocka_unit_test(test_authentication),
                 cmocka_unit_test(test_tiers),
                 cmocka_unit_test(test_malformed),
+                cmocka_unit_test(test_program),
                 cmocka_unit_test(test_tamper),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
