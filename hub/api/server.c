@@ -408,16 +408,50 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
                 return NULL;
         rq->uri_len = uri ? strlen(uri) : 0;
         rq->uri = strndup(uri ? uri : "", HUB_API_MAX_LOG_PATH + 8);
+        if (!rq->uri) {
+                free(rq);
+                return NULL;
+        }
         return rq;
+}
+
+/* Write the access-log row and its leaf. -1 when it could not be written. */
+static int log_access(hub_api_server_t *srv, const struct request *rq, const char *who,
+                      const char *method, int64_t entity_id, int status)
+{
+        char path[HUB_API_MAX_LOG_PATH + 8], meth[32];
+        hub_api_log_path(rq->uri, strlen(rq->uri), path, sizeof(path));
+        hub_api_log_path(method ? method : "", method ? strlen(method) : 0, meth, sizeof(meth));
+        hub_api_access_t acc = {.who = who, .method = meth, .path = path,
+                                .entity_id = entity_id, .status = status};
+        hub_err_t e = {0};
+        if (!srv->s && hub_store_open(srv->dsn, &srv->s, &e))
+                srv->s = NULL;
+        if (!srv->s || hub_api_access_write(srv->s, &acc, &e)) {
+                hub_log(HUB_LOG_ERROR, "api", "could not write the access log", "status=%d",
+                        status);
+                if (srv->s && e.retriable) {
+                        hub_store_close(srv->s);
+                        srv->s = NULL;
+                }
+                return -1;
+        }
+        hub_log(HUB_LOG_INFO, "api", "request", "who=%s status=%d access=%" PRId64, who, status,
+                acc.id);
+        return 0;
 }
 
 static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
                     enum MHD_RequestTerminationCode toe)
 {
-        (void)cls;
         (void)c;
-        (void)toe;
+        hub_api_server_t *srv = cls;
         struct request *rq = *con_cls;
+        /* A request whose line was read but which libmicrohttpd refused itself (headers over
+         * its memory, a malformed header) never reached on_request: log it too. The status
+         * it sent is not reported to the application; 400 stands for all of them. */
+        if (rq && !rq->answered && toe == MHD_REQUEST_TERMINATED_WITH_ERROR)
+                log_access(srv, rq, "anonymous", "-", 0, 400);
         if (rq) {
                 free(rq->uri);
                 free(rq);
@@ -522,28 +556,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         answer_request(srv, conn, url ? url : "", method ? method : "", rq, &a, who,
                        sizeof(who));
         /* Log before answering: an access that cannot be logged is not answered. */
-        char path[HUB_API_MAX_LOG_PATH + 8];
-        hub_api_log_path(rq->uri, strlen(rq->uri), path, sizeof(path));
-        char meth[32];
-        hub_api_log_path(method ? method : "", method ? strlen(method) : 0, meth, sizeof(meth));
-        hub_api_access_t acc = {.who = who, .method = meth, .path = path,
-                                .entity_id = a.entity_id, .status = a.status};
-        hub_err_t e = {0};
-        if (!srv->s && hub_store_open(srv->dsn, &srv->s, &e))
-                srv->s = NULL;
-        if (!srv->s || hub_api_access_write(srv->s, &acc, &e)) {
-                hub_log(HUB_LOG_ERROR, "api", "could not write the access log", "status=%d",
-                        a.status);
-                if (srv->s && e.retriable) {
-                        hub_store_close(srv->s);
-                        srv->s = NULL;
-                }
+        if (log_access(srv, rq, who, method, a.entity_id, a.status))
                 set_error(&a, srv->s ? 500 : 503, "the access could not be logged, so it is "
                                                   "not answered");
-        } else {
-                hub_log(HUB_LOG_INFO, "api", "request", "who=%s status=%d access=%" PRId64, who,
-                        a.status, acc.id);
-        }
         struct MHD_Response *resp =
                 MHD_create_response_from_buffer(a.len, a.body, MHD_RESPMEM_MUST_FREE);
         if (!resp) {
@@ -595,12 +610,13 @@ int hub_api_server_start(const hub_api_opts_t *o, hub_api_server_t **out, hub_er
         }
         srv->d = MHD_start_daemon(
                 MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, srv,
-                MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+                MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR,
+                (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
                 (unsigned)(o->timeout_s ? o->timeout_s : 30), MHD_OPTION_CONNECTION_LIMIT,
                 (unsigned)(o->max_connections ? o->max_connections : 64),
                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
                 MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_done,
-                NULL, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+                srv, MHD_OPTION_END);
         if (!srv->d) {
                 free(srv->dsn);
                 free(srv);

@@ -96,8 +96,9 @@ typedef struct hub_api_access {
 int hub_api_access_leaf(const hub_api_access_t *a, uint8_t **out, size_t *len, hub_err_t *err);
 
 /* The path and query string as the access log keeps them: as received on the wire (still
- * percent-encoded), printable ASCII kept and every other byte as %XX, cut at HUB_API_MAX_LOG_PATH bytes (then ending in "..."), so any
- * request, even a hostile one, has a row that PostgreSQL's text accepts. */
+ * percent-encoded), printable ASCII kept and every other byte as %XX, cut at
+ * HUB_API_MAX_LOG_PATH bytes (then ending in "..."), so any request, even a hostile one, has a
+ * row that PostgreSQL's text accepts. */
 void hub_api_log_path(const char *raw, size_t len, char *out, size_t cap);
 
 #endif
