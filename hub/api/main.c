@@ -17,17 +17,18 @@
 static const hub_setting_t settings[] = {
         {"dsn", HUB_CFG_STRING, NULL, false, true, "HUB_PG_DSN", 0, 0,
          "PostgreSQL conninfo of the hub's database"},
-        {"listen_address", HUB_CFG_STRING, "127.0.0.1", false, false, NULL, 0, 0,
+        {"listen_address", HUB_CFG_STRING, "127.0.0.1", false, false, "HUB_API_LISTEN_ADDRESS",
+         0, 0,
          "IPv4 address to listen on (0.0.0.0: every interface)"},
         {"port", HUB_CFG_INT, "8080", false, false, "HUB_API_PORT", 0, 65535,
          "TCP port to listen on (0: any free port, printed at start)"},
-        {"timeout", HUB_CFG_INT, "30", false, false, NULL, 1, 3600,
+        {"timeout", HUB_CFG_INT, "30", false, false, "HUB_API_TIMEOUT", 1, 3600,
          "seconds an idle or slow connection is kept"},
-        {"max_connections", HUB_CFG_INT, "64", false, false, NULL, 1, 10000,
+        {"max_connections", HUB_CFG_INT, "64", false, false, "HUB_API_MAX_CONNECTIONS", 1, 10000,
          "concurrent connections"},
         {"hub_key", HUB_CFG_PATH, NULL, false, false, "HUB_HUB_KEY", 0, 0,
-         "the hub's public key file: provenance then checks tree-head signatures"},
-        {"log_level", HUB_CFG_STRING, "info", true, false, NULL, 0, 0,
+         "the hub's public key file (provenance checks tree-head signatures)"},
+        {"log_level", HUB_CFG_STRING, "info", false, false, NULL, 0, 0,
          "debug, info, warn or error"},
 };
 #define N_SETTINGS (sizeof(settings) / sizeof(settings[0]))
