@@ -29,6 +29,7 @@ static const char usage_text[] =
         "  verify BUNDLE           check an evidence bundle offline (public keys only)\n"
         "  log verify|monitor|sign|head\n"
         "                          the hub's Merkle log and its signed tree heads\n"
+        "  api-token create|revoke the HTTP API's per-agency bearer tokens (hub-api)\n"
         "\n"
         "options (accepted before or after the command):\n"
         "  --dsn DSN               PostgreSQL conninfo (default $HUB_PG_DSN)\n"
@@ -170,6 +171,7 @@ static const struct {
         {"log", ctl_cmd_log},     {"evidence", ctl_cmd_evidence}, {"verify", ctl_cmd_verify},
         {"provenance", ctl_cmd_provenance},
         {"identifiers", ctl_cmd_identifiers},
+        {"api-token", ctl_cmd_api_token},
 };
 
 int main(int argc, char **argv)

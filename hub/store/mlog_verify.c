@@ -4,6 +4,7 @@
 #include "mlog_internal.h"
 #include "sqlbuf.h"
 
+#include <hub/api_store.h>
 #include <hub/mlog_store.h>
 
 #include <stdarg.h>
@@ -410,6 +411,14 @@ static int check_unlogged(struct verifier *v, hub_err_t *err)
         return rc;
 }
 
+static void unlogged_access(int64_t id, void *arg)
+{
+        char ref[48];
+        snprintf(ref, sizeof(ref), "access_log %" PRId64, id);
+        report(arg, "unlogged-access", ref,
+               "stored but not committed to the log (inserted behind the hub's back?)");
+}
+
 /* ---- heads ---- */
 
 static int load_heads(hub_store_t *s, struct head_row **out, size_t *n, hub_err_t *err)
@@ -580,6 +589,14 @@ int hub_mlog_verify(hub_store_t *s, const hub_key_t *hub_pub,
                                 }
                         } else if (kind == HUB_MLOG_KEY_EVENT) {
                                 rc = check_key_event(&v, idx, ref, data, len, err);
+                        } else if (kind == HUB_MLOG_ACCESS) {
+                                char why[512], aref[48];
+                                stats->other_leaves++;
+                                snprintf(aref, sizeof(aref), "access_log %.24s", ref);
+                                rc = hub_api_access_verify_leaf(s, idx, ref, data, len, why,
+                                                                sizeof(why), err);
+                                if (!rc && why[0])
+                                        report(&v, "access", aref, "%s", why);
                         } else {
                                 stats->other_leaves++;
                         }
@@ -644,6 +661,8 @@ int hub_mlog_verify(hub_store_t *s, const hub_key_t *hub_pub,
                 rc = check_agency_keys(&v, err);
         if (!rc)
                 rc = check_unlogged(&v, err);
+        if (!rc)
+                rc = hub_api_access_unlogged(s, unlogged_access, &v, err);
 out:
         for (size_t i = 0; rl && i < nr; i++) {
                 free(rl[i].agency);
