@@ -152,7 +152,8 @@ new_cluster_id() {
 # A password per SCRAM user, one file each (mode 0600), for the storage format to hash: KRaft
 # takes SCRAM credentials at format time, which costs no extra JVM start (creating them later
 # would need Kafka's Java admin tools or librdkafka >= 2.2, newer than Debian 12's). Hex digits
-# only, so that no character needs quoting inside --add-scram's brackets.
+# only, so that no character needs quoting inside --add-scram's brackets. kafka-storage takes
+# them on its command line, which is acceptable for throw-away passwords of a loopback broker.
 make_users() {
         rm -rf "$hub_kafka_users_dir"
         mkdir -p "$hub_kafka_users_dir"
@@ -338,7 +339,7 @@ main() {
         start_kafka_wait
         write_env
         echo "hub-local: ready: PostgreSQL 15 on 127.0.0.1:$HUB_PG_PORT (db hub)," \
-                "Kafka $HUB_KAFKA_VERSION on 127.0.0.1:$HUB_KAFKA_PORT (SASL/SCRAM + ACLs on" \
+                "Kafka $HUB_KAFKA_VERSION on 127.0.0.1:$HUB_KAFKA_PORT (SASL and ACLs on" \
                 "$HUB_KAFKA_SASL_PORT);" \
                 "eval \"\$($hub_here/env.sh)\""
 }
