@@ -41,7 +41,7 @@ void hub_kafka_auth_env(hub_kafka_auth_t *a)
 /* The first line of the password file into out (cap bytes with the NUL). */
 static int read_password(const char *path, char *out, size_t cap, hub_err_t *err)
 {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return hub_err_set(err, HUB_E_IO, false, "kafka",
                                    "could not open Kafka password file %s: %s", path,
