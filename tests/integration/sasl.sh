@@ -201,7 +201,9 @@ for s in sub-vecom:public sub-mof-thue:shared sub-bca:restricted; do
 done
 
 # ---- the tier rule, on every message of every tier topic ----
-q "SELECT s.entity_id, s.prop, s.value, s.tier FROM statements s WHERE s.valid" >"$tmp/statements"
+# All statements, also those invalidated later (a noisy identifier): an older version of an
+# entity may carry them, and a statement's tier never changes. None is ever deleted.
+q "SELECT entity_id, prop, value, tier FROM statements" >"$tmp/statements"
 q "SELECT agency, record_id, tier FROM records" >"$tmp/records"
 as admin "$dump" "$sasl" "$tmp/keys/hub.key.pub" "${tiers[@]/#/hub.entities.}" >"$tmp/dump" ||
         fail "entity_dump failed"

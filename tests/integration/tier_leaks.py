@@ -2,7 +2,7 @@
 """The tier rule (DESIGN contract 7) on every message of the hub's entity topics.
 
 usage: tier_leaks.py [--plant-leak] STATEMENTS RECORDS DUMP
-  STATEMENTS  psql -At lines entity_id|prop|value|tier of the hub's valid statements
+  STATEMENTS  psql -At lines entity_id|prop|value|tier of all the hub's statements
   RECORDS     psql -At lines agency|record_id|tier of the hub's records
   DUMP        entity_dump's JSON lines for hub.entities.<tier> topics
 
