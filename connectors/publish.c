@@ -5,6 +5,7 @@
  *
  * Exit codes: 0 every row published (or filtered out), 1 a row was refused or the run failed,
  * 2 usage. */
+#include <hub/kafka_auth.h>
 #include <hub/keyfile.h>
 #include <hub/mapping.h>
 #include <hub/publish.h>
@@ -41,7 +42,8 @@ static void usage(FILE *f)
                 "      --create-topic     create the agency topic if it does not exist (tests;\n"
                 "                         normally \"hubctl agency add\" does)\n"
                 "      --progress SECONDS progress line every SECONDS (default %d)\n"
-                "  -X NAME=VALUE          a librdkafka setting, passed as is\n"
+                "  -X NAME=VALUE          a librdkafka setting, passed as is (not sasl.password)\n"
+                HUB_KAFKA_AUTH_HELP
                 "  -h, --help             show this help\n"
                 "\n"
                 "Exit status: 0 every row published or filtered out, 1 a row was refused or the\n"
@@ -125,6 +127,7 @@ int main(int argc, char **argv)
                 {"create-topic", no_argument, NULL, OPT_CREATE_TOPIC},
                 {"progress", required_argument, NULL, OPT_PROGRESS},
                 {"help", no_argument, NULL, 'h'},
+                HUB_KAFKA_AUTH_LONGOPTS,
                 {NULL, 0, NULL, 0},
         };
         const char *mapping_path = NULL, *key_path = NULL, *kconf[2 * MAX_KAFKA_CONF];
@@ -134,6 +137,8 @@ int main(int argc, char **argv)
         long v;
         int c, status = 1;
         while ((c = getopt_long(argc, argv, "m:k:b:s:n:l:X:h", opts, NULL)) != -1) {
+                if (hub_kafka_auth_option(&o.auth, c, optarg))
+                        continue;
                 switch (c) {
                 case 'm':
                         mapping_path = optarg;
@@ -180,6 +185,11 @@ int main(int argc, char **argv)
                         kbuf[n_kconf] = optarg;
                         kconf[2 * n_kconf] = optarg;
                         *eq = '\0';
+                        hub_err_t xerr = {0};
+                        if (hub_kafka_check_cli_setting(optarg, &xerr)) {
+                                fprintf(stderr, "hub-publish: %s\n", xerr.msg);
+                                return 2;
+                        }
                         kconf[2 * n_kconf + 1] = eq + 1;
                         n_kconf++;
                         break;
@@ -219,6 +229,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "hub-publish: libsodium failed to initialise\n");
                 return 1;
         }
+        hub_kafka_auth_env(&o.auth);
         o.files = (const char *const *)&argv[optind];
         o.n_files = (size_t)(argc - optind);
         o.kafka_conf = kconf;

@@ -7,6 +7,7 @@
  * assigns every partition itself and needs no consumer group (and no group ACL). */
 #include <hub/entity.h>
 #include <hub/kafka.h>
+#include <hub/kafka_auth.h>
 #include <hub/keyfile.h>
 #include <hub/log.h>
 #include <hub/store.h>
@@ -57,7 +58,11 @@ static void usage(FILE *f)
                 "  --brokers LIST         Kafka bootstrap servers (default $HUB_KAFKA_BROKERS)\n"
                 "  --topic NAME           read this topic instead of hub.entities.TIER\n"
                 "  --batch N              messages per transaction (default 500)\n"
-                "  -X KEY=VALUE           a librdkafka setting (security.protocol, sasl...)\n"
+                "  -X KEY=VALUE           a librdkafka setting (not sasl.password)\n"
+                HUB_KAFKA_AUTH_HELP
+                "                         The consumer group is the Kafka user (else\n"
+                "                         hub-subscribe): nothing is committed to it, but the\n"
+                "                         broker's ACLs name it\n"
                 "  --once                 exit once every partition has been read to its end\n"
                 "  --exit-when-idle SECS  exit when at the end of every partition and no message\n"
                 "                         came for SECS seconds\n"
@@ -74,6 +79,7 @@ struct opts {
         double idle_secs;
         const char *kafka_kv[32];
         int n_kafka;
+        hub_kafka_auth_t auth;
 };
 
 struct counts {
@@ -95,6 +101,7 @@ struct run {
         bool in_txn;
         long in_txn_msgs;
         struct counts c;
+        char auth_error[256]; /* the brokers refused our credentials: no point waiting */
 };
 
 static double now_s(void)
@@ -117,6 +124,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 {"exit-when-idle", required_argument, NULL, 'i'},
                 {"log-level", required_argument, NULL, 'l'},
                 {"help", no_argument, NULL, 'h'},
+                HUB_KAFKA_AUTH_LONGOPTS,
                 {NULL, 0, NULL, 0},
         };
         o->batch = 500;
@@ -124,6 +132,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
         int ch;
         char *end;
         while ((ch = getopt_long(argc, argv, "hX:", longs, NULL)) != -1) {
+                if (hub_kafka_auth_option(&o->auth, ch, optarg))
+                        continue;
                 switch (ch) {
                 case 't': o->tier = optarg; break;
                 case 'k': o->key_file = optarg; break;
@@ -155,14 +165,22 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         hub_log_set_level(lv);
                         break;
                 }
-                case 'X':
+                case 'X': {
                         if (!strchr(optarg, '=') || o->n_kafka == 32) {
                                 fprintf(stderr, "hub-subscribe: -X takes KEY=VALUE (at most "
                                                 "32)\n");
                                 return 2;
                         }
+                        char name[256];
+                        hub_err_t xerr = {0};
+                        snprintf(name, sizeof(name), "%.*s", (int)strcspn(optarg, "="), optarg);
+                        if (hub_kafka_check_cli_setting(name, &xerr)) {
+                                fprintf(stderr, "hub-subscribe: %s\n", xerr.msg);
+                                return 2;
+                        }
                         o->kafka_kv[o->n_kafka++] = optarg;
                         break;
+                }
                 case 'h': usage(stdout); exit(0);
                 default: usage(stderr); return 2;
                 }
@@ -186,6 +204,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 o->dsn = getenv("HUB_PG_DSN");
         if (!o->brokers)
                 o->brokers = getenv("HUB_KAFKA_BROKERS");
+        hub_kafka_auth_env(&o->auth);
         if (!o->dsn || !o->brokers) {
                 fprintf(stderr, "hub-subscribe: %s\n",
                         !o->dsn ? "no database: give --dsn or set HUB_SUBSCRIBER_DSN"
@@ -200,6 +219,14 @@ static void log_rk(const rd_kafka_t *rk, int level, const char *fac, const char 
         (void)rk;
         hub_log(level <= 3 ? HUB_LOG_ERROR : level <= 4 ? HUB_LOG_WARN : HUB_LOG_DEBUG,
                 "kafka", buf, "facility=%s", fac);
+}
+
+static void on_kafka_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+        (void)rk;
+        struct run *r = opaque;
+        if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION && !r->auth_error[0])
+                snprintf(r->auth_error, sizeof(r->auth_error), "%s", reason);
 }
 
 static int kafka_open(struct run *r, hub_err_t *err)
@@ -218,7 +245,10 @@ static int kafka_open(struct run *r, hub_err_t *err)
             (rc = hub_kafka_set(conf, "client.id", "hub-subscribe", err)) ||
             /* librdkafka's consumer refuses assign() without a group id, though nothing is
              * ever committed to the group (-X group.id=... to match a broker ACL). */
-            (rc = hub_kafka_set(conf, "group.id", "hub-subscribe", err)))
+            (rc = hub_kafka_set(conf, "group.id",
+                                r->o.auth.user && *r->o.auth.user ? r->o.auth.user
+                                                                  : "hub-subscribe",
+                                err)))
                 goto fail;
         for (int i = 0; i < r->o.n_kafka; i++) {
                 char kv[512];
@@ -228,6 +258,10 @@ static int kafka_open(struct run *r, hub_err_t *err)
                 if ((rc = hub_kafka_set(conf, kv, eq + 1, err)))
                         goto fail;
         }
+        if ((rc = hub_kafka_auth_apply(conf, &r->o.auth, err)))
+                goto fail;
+        rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+        rd_kafka_conf_set_opaque(conf, r);
         r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
         if (!r->rk) {
                 rc = hub_err_set(err, HUB_E_KAFKA, false, "kafka",
@@ -248,12 +282,25 @@ static int topic_partitions(struct run *r, hub_err_t *err)
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TRANSPORT;
         /* A broker that is still starting answers after a few seconds: retry for ~30 s. */
-        for (int i = 0; i < 30 && !stopping; i++) {
-                e = rd_kafka_metadata(r->rk, 0, t, &md, 5000);
+        for (int i = 0; i < 150 && !stopping && !r->auth_error[0]; i++) {
+                /* Short steps, so that refused credentials end the wait at once. */
+                e = rd_kafka_metadata(r->rk, 0, t, &md, 1000);
+                rd_kafka_poll(r->rk, 0); /* serves on_kafka_error() */
                 if (e == RD_KAFKA_RESP_ERR_NO_ERROR &&
                     md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
                     md->topics[0].partition_cnt > 0)
                         break;
+                if (e == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                    md->topics[0].err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                        rd_kafka_metadata_destroy(md);
+                        rd_kafka_topic_destroy(t);
+                        return hub_err_set(err, HUB_E_CONFIG, false, "kafka",
+                                           "TOPIC_AUTHORIZATION_FAILED: Kafka user %s may not "
+                                           "read topic %s (the broker's ACLs let a subscriber "
+                                           "read its own tiers only)",
+                                           r->o.auth.user ? r->o.auth.user : "ANONYMOUS",
+                                           r->topic);
+                }
                 if (e == RD_KAFKA_RESP_ERR_NO_ERROR &&
                     md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
                         rd_kafka_metadata_destroy(md);
@@ -266,6 +313,13 @@ static int topic_partitions(struct run *r, hub_err_t *err)
                 md = NULL;
         }
         rd_kafka_topic_destroy(t);
+        if (r->auth_error[0]) {
+                if (md)
+                        rd_kafka_metadata_destroy(md);
+                return hub_err_set(err, HUB_E_CONFIG, false, "kafka",
+                                   "the Kafka brokers refused the credentials of user %s: %s",
+                                   r->o.auth.user ? r->o.auth.user : "(none)", r->auth_error);
+        }
         if (!md)
                 return hub_err_set(err, HUB_E_KAFKA, true, "kafka",
                                    "could not read the metadata of topic %s: %s", r->topic,

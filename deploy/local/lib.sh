@@ -10,7 +10,12 @@
 #                             user (default: a new /tmp/hub-pg.XXXXXX, recorded in the state)
 #   HUB_PG_FSYNC              on|off (default on: tests that kill PostgreSQL need it)
 #   HUB_KAFKA_VERSION         org.apache.kafka:kafka_2.13 version (default 4.4.0)
-#   HUB_KAFKA_PORT            client (PLAINTEXT) port on 127.0.0.1 (default 59092)
+#   HUB_KAFKA_PORT            client (PLAINTEXT) port on 127.0.0.1 (default 59092); its
+#                             anonymous clients are super users: a local convenience only
+#   HUB_KAFKA_SASL_PORT       client SASL_PLAINTEXT (SCRAM-SHA-512) port, ACLs enforced
+#                             (default 59094)
+#   HUB_KAFKA_USERS           SCRAM users created when the broker's storage is formatted
+#                             (default: admin, hub, five agencies, three subscribers; see below)
 #   HUB_KAFKA_CONTROLLER_PORT KRaft controller port on 127.0.0.1 (default 59093)
 #   HUB_KAFKA_HEAP            broker -Xmx (default 512m)
 #   HUB_START_TIMEOUT         seconds to wait for each service (default 90)
@@ -25,6 +30,11 @@ HUB_PG_FSYNC=${HUB_PG_FSYNC:-on}
 HUB_KAFKA_VERSION=${HUB_KAFKA_VERSION:-4.4.0}
 HUB_KAFKA_PORT=${HUB_KAFKA_PORT:-59092}
 HUB_KAFKA_CONTROLLER_PORT=${HUB_KAFKA_CONTROLLER_PORT:-59093}
+HUB_KAFKA_SASL_PORT=${HUB_KAFKA_SASL_PORT:-59094}
+# admin: a super user for operators (hubctl init, agency add, kafka acl apply); hub: hubd; the
+# agencies of connectors/examples; subscribers sub-<agency>. Their ACLs come from
+# `hubctl kafka acl apply`, not from here.
+HUB_KAFKA_USERS=${HUB_KAFKA_USERS:-admin hub MOIT-QLTT MOF-HQ MOF-THUE MIC BCA sub-vecom sub-mof-thue sub-bca}
 HUB_KAFKA_HEAP=${HUB_KAFKA_HEAP:-512m}
 HUB_START_TIMEOUT=${HUB_START_TIMEOUT:-90}
 
@@ -35,6 +45,8 @@ hub_pg_dir_file=$HUB_LOCAL_DIR/pg.dir
 hub_kafka_dir=$HUB_LOCAL_DIR/kafka
 hub_kafka_pid_file=$hub_kafka_dir/kafka.pid
 hub_kafka_log=$hub_kafka_dir/kafka.log
+# One file per SCRAM user holding its password (mode 0600), written when the storage is formatted.
+hub_kafka_users_dir=$hub_kafka_dir/users
 hub_env_file=$HUB_LOCAL_DIR/env
 
 hub_say() {

@@ -84,18 +84,43 @@ kafka_jars() {
         printf '%s\n' "$libs"
 }
 
+# The PLAIN users for the JAAS entry: user_<name>="<password>" for each password file.
+plain_users() {
+        local f
+        for f in "$hub_kafka_users_dir"/*; do
+                [[ -f "$f" ]] && printf 'user_%s="%s" ' "$(basename "$f")" "$(cat "$f")"
+        done
+        return 0
+}
+
 write_kafka_config() {
         local props=$hub_kafka_dir/server.properties
+        # It holds the PLAIN passwords.
+        (umask 077 && : >"$props.tmp")
         cat >"$props.tmp" <<EOF
 # Written by deploy/local/start.sh; rewritten on every start.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$HUB_KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$HUB_KAFKA_PORT,CONTROLLER://127.0.0.1:$HUB_KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$HUB_KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$HUB_KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$HUB_KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$HUB_KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$HUB_KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$HUB_KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+# SCRAM users are created when the storage is formatted (--add-scram); the server side needs a
+# JAAS entry for the mechanism even though it holds no credentials. PLAIN, with the same users
+# and passwords, is for librdkafka older than 2.6.1 (Debian 12 has 2.0.2): its SCRAM sends a
+# nonce that Kafka 4 refuses (librdkafka PR 4895), so it cannot use SCRAM with this broker.
+# PLAIN sends the password itself: anywhere but loopback it belongs on a SASL_SSL listener.
+sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required $(plain_users);
+# ACLs are enforced; what no ACL allows is denied. ANONYMOUS is the principal of the PLAINTEXT
+# listener (the test suite, the controller) and a super user HERE ONLY: a production broker has
+# SASL (over TLS) listeners alone, and its super users are the operators' accounts.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:ANONYMOUS;User:admin
 log.dirs=$hub_kafka_dir/data
 num.partitions=1
 default.replication.factor=1
@@ -124,6 +149,23 @@ new_cluster_id() {
         printf '%s\n' "$id"
 }
 
+# A password per SCRAM user, one file each (mode 0600), for the storage format to hash: KRaft
+# takes SCRAM credentials at format time, which costs no extra JVM start (creating them later
+# would need Kafka's Java admin tools or librdkafka >= 2.2, newer than Debian 12's). Hex digits
+# only, so that no character needs quoting inside --add-scram's brackets. kafka-storage takes
+# them on its command line, which is acceptable for throw-away passwords of a loopback broker.
+make_users() {
+        rm -rf "$hub_kafka_users_dir"
+        mkdir -p "$hub_kafka_users_dir"
+        chmod 700 "$hub_kafka_users_dir"
+        local u
+        for u in $HUB_KAFKA_USERS; do
+                [[ "$u" =~ ^[A-Za-z0-9._-]{1,128}$ ]] ||
+                        die "HUB_KAFKA_USERS: invalid user name \"$u\""
+                (umask 077 && od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$hub_kafka_users_dir/$u")
+        done
+}
+
 # Launch the broker in the background; start_kafka_wait waits for it. Split in two so that
 # PostgreSQL starts while the JVM warms up.
 start_kafka_launch() {
@@ -136,20 +178,33 @@ start_kafka_launch() {
                 die "port 127.0.0.1:$HUB_KAFKA_PORT is in use by another program:" \
                     "stop it or set HUB_KAFKA_PORT"
         fi
+        if port_busy "$HUB_KAFKA_SASL_PORT"; then
+                die "port 127.0.0.1:$HUB_KAFKA_SASL_PORT is in use by another program:" \
+                    "stop it or set HUB_KAFKA_SASL_PORT"
+        fi
         if port_busy "$HUB_KAFKA_CONTROLLER_PORT"; then
                 die "port 127.0.0.1:$HUB_KAFKA_CONTROLLER_PORT is in use by another program:" \
                     "stop it or set HUB_KAFKA_CONTROLLER_PORT"
         fi
         local libs
         libs=$(kafka_jars)
-        write_kafka_config
         local java_opts=(-Xmx"$HUB_KAFKA_HEAP" -Djava.awt.headless=true
                 -Dlog4j2.configurationFile="$hub_here/kafka/log4j2.properties")
-        local format=0
+        local format=0 scram=()
         if [[ ! -f "$hub_kafka_dir/data/meta.properties" ]]; then
                 rm -rf "$hub_kafka_dir/data"
                 format=1
+                make_users
+                local u
+                for u in $HUB_KAFKA_USERS; do
+                        scram+=(--add-scram
+                                "SCRAM-SHA-512=[name=$u,password=$(cat "$hub_kafka_users_dir/$u")]")
+                done
+        elif [[ ! -d "$hub_kafka_users_dir" ]]; then
+                die "the Kafka storage in $hub_kafka_dir/data was formatted without SCRAM users:" \
+                    "run $hub_here/stop.sh --purge, then start again"
         fi
+        write_kafka_config
         printf '\n==== %s start.sh: starting Kafka %s\n' "$(date -Is)" "$HUB_KAFKA_VERSION" \
                 >>"$hub_kafka_log"
         # Formatting costs a JVM start (~1 s), so it runs in the launcher, in parallel with
@@ -159,7 +214,8 @@ start_kafka_launch() {
                 if ((format)); then
                         echo "formatting $hub_kafka_dir/data"
                         java "${java_opts[@]}" -cp "$libs/*" kafka.tools.StorageTool format \
-                                -t "$(new_cluster_id)" -c "$hub_kafka_dir/server.properties" ||
+                                -t "$(new_cluster_id)" -c "$hub_kafka_dir/server.properties" \
+                                "${scram[@]}" ||
                                 exit 1
                 fi
                 exec setsid java "${java_opts[@]}" -cp "$libs/*" kafka.Kafka \
@@ -267,6 +323,8 @@ write_env() {
         cat >"$hub_env_file.tmp" <<EOF
 export HUB_PG_DSN='host=127.0.0.1 port=$HUB_PG_PORT dbname=hub user=postgres connect_timeout=10'
 export HUB_KAFKA_BROKERS='127.0.0.1:$HUB_KAFKA_PORT'
+export HUB_KAFKA_SASL_BROKERS='127.0.0.1:$HUB_KAFKA_SASL_PORT'
+export HUB_KAFKA_USERS_DIR='$hub_kafka_users_dir'
 EOF
         mv "$hub_env_file.tmp" "$hub_env_file"
 }
@@ -281,7 +339,8 @@ main() {
         start_kafka_wait
         write_env
         echo "hub-local: ready: PostgreSQL 15 on 127.0.0.1:$HUB_PG_PORT (db hub)," \
-                "Kafka $HUB_KAFKA_VERSION on 127.0.0.1:$HUB_KAFKA_PORT;" \
+                "Kafka $HUB_KAFKA_VERSION on 127.0.0.1:$HUB_KAFKA_PORT (SASL and ACLs on" \
+                "$HUB_KAFKA_SASL_PORT);" \
                 "eval \"\$($hub_here/env.sh)\""
 }
 

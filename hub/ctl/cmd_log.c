@@ -346,9 +346,11 @@ static int log_monitor(ctl_t *ctl, int argc, char **argv)
                         rc = ctl_fail("%s", err.msg);
                         goto out;
                 }
-                for (size_t i = 0; i < ctl->n_kafka_settings; i++)
-                        rd_kafka_conf_set(conf, ctl->kafka_settings[2 * i],
-                                          ctl->kafka_settings[2 * i + 1], NULL, 0);
+                if (ctl_kafka_conf(ctl, conf, &err)) {
+                        rd_kafka_conf_destroy(conf);
+                        rc = ctl_fail("%s", err.msg);
+                        goto out;
+                }
                 rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
                 if (!rk) {
                         rd_kafka_conf_destroy(conf);

@@ -4,6 +4,7 @@
 #define HUB_CTL_H
 
 #include <hub/err.h>
+#include <hub/kafka_auth.h>
 #include <hub/store.h>
 
 #include <librdkafka/rdkafka.h>
@@ -19,6 +20,7 @@ typedef struct ctl {
         const char *brokers; /* --brokers, else $HUB_KAFKA_BROKERS */
         const char *kafka_settings[2 * CTL_MAX_KAFKA_SETTINGS]; /* -X key=value, split */
         size_t n_kafka_settings;
+        hub_kafka_auth_t auth; /* --kafka-user etc., else the environment (hub/kafka_auth.h) */
         bool verbose;
         char storage[CTL_MAX_KAFKA_SETTINGS][256];
 } ctl_t;
@@ -26,7 +28,8 @@ typedef struct ctl {
 /* Options every command accepts, to append to a command's getopt_long table. */
 #define CTL_COMMON_LONGOPTS                                                                        \
         {"dsn", required_argument, NULL, 1001}, {"brokers", required_argument, NULL, 1002},        \
-                {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'}
+                {"verbose", no_argument, NULL, 'v'}, {"help", no_argument, NULL, 'h'},     \
+                HUB_KAFKA_AUTH_LONGOPTS
 #define CTL_COMMON_SHORTOPTS ":hvX:"
 
 /* Handle a common option: 0 when handled, CTL_USAGE on a bad -X, -1 when `c` is not common. */
@@ -49,6 +52,10 @@ int ctl_open_store(ctl_t *ctl, bool any_schema, hub_store_t **out);
  * brokers are given, -HUB_E_KAFKA. */
 int ctl_open_kafka(ctl_t *ctl, rd_kafka_t **out, hub_err_t *err);
 
+/* Apply the -X settings and the SASL settings (--kafka-user ..., else the environment) to a
+ * client configuration. */
+int ctl_kafka_conf(ctl_t *ctl, rd_kafka_conf_t *conf, hub_err_t *err);
+
 int ctl_cmd_init(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_agency(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_key(ctl_t *ctl, int argc, char **argv);
@@ -61,5 +68,6 @@ int ctl_cmd_verify(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_provenance(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_identifiers(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_api_token(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_kafka(ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -30,11 +30,20 @@ static const char usage_text[] =
         "  log verify|monitor|sign|head\n"
         "                          the hub's Merkle log and its signed tree heads\n"
         "  api-token create|revoke the HTTP API's per-agency bearer tokens (hub-api)\n"
+        "  kafka acl plan|apply    the brokers' ACLs for the hub, the agencies, the subscribers\n"
         "\n"
         "options (accepted before or after the command):\n"
         "  --dsn DSN               PostgreSQL conninfo (default $HUB_PG_DSN)\n"
         "  --brokers LIST          Kafka bootstrap servers (default $HUB_KAFKA_BROKERS)\n"
-        "  -X KEY=VALUE            a librdkafka setting (e.g. -X security.protocol=SASL_SSL)\n"
+        "  -X KEY=VALUE            a librdkafka setting (e.g. -X ssl.ca.location=FILE; not\n"
+        "                          sasl.password)\n"
+        "  --kafka-user NAME       SASL user name (default $HUB_KAFKA_USER; none: no SASL)\n"
+        "  --kafka-password-file FILE\n"
+        "                          its first line is the SASL password, mode 0600 (default\n"
+        "                          $HUB_KAFKA_PASSWORD_FILE, else $HUB_KAFKA_PASSWORD)\n"
+        "  --kafka-security-protocol P, --kafka-sasl-mechanism M\n"
+        "                          default $HUB_KAFKA_SECURITY_PROTOCOL (else SASL_SSL with a\n"
+        "                          user), $HUB_KAFKA_SASL_MECHANISM (else SCRAM-SHA-512)\n"
         "  -v, --verbose           show librdkafka's log\n"
         "  -h, --help              this help; `hubctl COMMAND --help` for a command's\n"
         "\n"
@@ -74,6 +83,8 @@ int ctl_bad_option(const char *cmd, char **argv)
 
 int ctl_common_option(ctl_t *ctl, int c, const char *arg, const char *cmd)
 {
+        if (hub_kafka_auth_option(&ctl->auth, c, arg))
+                return 0;
         switch (c) {
         case 1001:
                 ctl->dsn = arg;
@@ -89,6 +100,11 @@ int ctl_common_option(ctl_t *ctl, int c, const char *arg, const char *cmd)
                 size_t n = ctl->n_kafka_settings;
                 if (!eq || eq == arg)
                         return ctl_usage_error(cmd, "-X wants KEY=VALUE, not \"%s\"", arg);
+                char name[256];
+                hub_err_t xerr = {0};
+                snprintf(name, sizeof(name), "%.*s", (int)(eq - arg), arg);
+                if (hub_kafka_check_cli_setting(name, &xerr))
+                        return ctl_usage_error(cmd, "%s", xerr.msg);
                 if (n >= CTL_MAX_KAFKA_SETTINGS || strlen(arg) >= sizeof(ctl->storage[0]))
                         return ctl_usage_error(cmd, "too many or too long -X settings");
                 snprintf(ctl->storage[n], sizeof(ctl->storage[n]), "%s", arg);
@@ -132,6 +148,18 @@ static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const ch
                 fprintf(stderr, "ts=- level=%d comp=kafka fac=%s msg=\"%s\"\n", level, fac, buf);
 }
 
+int ctl_kafka_conf(ctl_t *ctl, rd_kafka_conf_t *conf, hub_err_t *err)
+{
+        int rc = 0;
+        for (size_t i = 0; !rc && i < ctl->n_kafka_settings; i++)
+                rc = hub_kafka_set(conf, ctl->kafka_settings[2 * i],
+                                   ctl->kafka_settings[2 * i + 1], err);
+        hub_kafka_auth_env(&ctl->auth);
+        if (!rc)
+                rc = hub_kafka_auth_apply(conf, &ctl->auth, err);
+        return rc;
+}
+
 int ctl_open_kafka(ctl_t *ctl, rd_kafka_t **out, hub_err_t *err)
 {
         char errstr[512];
@@ -144,9 +172,8 @@ int ctl_open_kafka(ctl_t *ctl, rd_kafka_t **out, hub_err_t *err)
         /* Fail fast when the broker is down: an operator is waiting at the terminal. */
         if (!rc)
                 rc = hub_kafka_set(conf, "socket.connection.setup.timeout.ms", "5000", err);
-        for (size_t i = 0; !rc && i < ctl->n_kafka_settings; i++)
-                rc = hub_kafka_set(conf, ctl->kafka_settings[2 * i],
-                                   ctl->kafka_settings[2 * i + 1], err);
+        if (!rc)
+                rc = ctl_kafka_conf(ctl, conf, err);
         if (rc) {
                 rd_kafka_conf_destroy(conf);
                 return rc;
@@ -172,6 +199,7 @@ static const struct {
         {"provenance", ctl_cmd_provenance},
         {"identifiers", ctl_cmd_identifiers},
         {"api-token", ctl_cmd_api_token},
+        {"kafka", ctl_cmd_kafka},
 };
 
 int main(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <hub/config.h>
 #include <hub/ingest.h>
 #include <hub/kafka.h>
+#include <hub/kafka_auth.h>
 #include <hub/keyfile.h>
 #include <hub/log.h>
 #include <hub/mlog_store.h>
@@ -30,6 +31,15 @@ static const hub_setting_t settings[] = {
          "PostgreSQL conninfo of the hub's database"},
         {"brokers", HUB_CFG_STRING, NULL, false, false, "HUB_KAFKA_BROKERS", 0, 0,
          "Kafka bootstrap servers"},
+        {"kafka_user", HUB_CFG_STRING, NULL, false, false, "HUB_KAFKA_USER", 0, 0,
+         "SASL user name at the brokers (none: no SASL)"},
+        {"kafka_password_file", HUB_CFG_PATH, NULL, false, true, "HUB_KAFKA_PASSWORD_FILE", 0, 0,
+         "file whose first line is the SASL password, mode 0600 (else $HUB_KAFKA_PASSWORD)"},
+        {"kafka_security_protocol", HUB_CFG_STRING, NULL, false, false,
+         "HUB_KAFKA_SECURITY_PROTOCOL", 0, 0,
+         "security.protocol (with a user, SASL_SSL unless set)"},
+        {"kafka_sasl_mechanism", HUB_CFG_STRING, NULL, false, false, "HUB_KAFKA_SASL_MECHANISM",
+         0, 0, "sasl.mechanism (SCRAM-SHA-512 unless set; PLAIN for librdkafka < 2.6.1)"},
         {"group", HUB_CFG_STRING, "hubd", false, false, NULL, 0, 0,
          "consumer group shared by every hubd instance"},
         {"topics", HUB_CFG_STRING, "^agency\\..*\\.reports$", false, false, NULL, 0, 0,
@@ -129,7 +139,8 @@ static void usage(FILE *f)
                 "\n"
                 "  --config FILE                      INI file of the settings below ([kafka] "
                 "section: kafka.*)\n"
-                "  -X, --kafka KEY=VALUE              a librdkafka setting (as kafka.KEY)\n"
+                "  -X, --kafka KEY=VALUE              a librdkafka setting (as kafka.KEY; secrets\n"
+                "                                     such as sasl.password only from a file)\n"
                 "  --once                             as --exit-when-idle 2\n"
                 "  -h, --help                         show this help\n"
                 "\n"
@@ -171,7 +182,9 @@ static int load_config(struct hubd *d, hub_config_t **out, hub_err_t *err)
                                 break;
                         }
                         snprintf(name, sizeof(name), "kafka.%.*s", (int)(eq - kv), kv);
-                        rc = hub_config_set(c, name, eq + 1, "-X", err);
+                        rc = hub_kafka_check_cli_setting(name, err);
+                        if (!rc)
+                                rc = hub_config_set(c, name, eq + 1, "-X", err);
                         continue;
                 }
                 if (strncmp(a, "--", 2) != 0) {
@@ -391,6 +404,15 @@ static rd_kafka_t *make_client(struct hubd *d, rd_kafka_type_t type, hub_err_t *
                 if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) == RD_KAFKA_CONF_INVALID)
                         rc = hub_err_set(err, HUB_E_CONFIG, false, "config",
                                          "invalid kafka.%s: %s", k, errstr);
+        }
+        if (!rc) {
+                hub_kafka_auth_t a = {
+                        .security_protocol = hub_config_get(c, "kafka_security_protocol"),
+                        .mechanism = hub_config_get(c, "kafka_sasl_mechanism"),
+                        .user = hub_config_get(c, "kafka_user"),
+                        .password_file = hub_config_get(c, "kafka_password_file"),
+                };
+                rc = hub_kafka_auth_apply(conf, &a, err);
         }
         /* What exactly-once rests on is not left to the pass-through settings. */
         if (!rc && type == RD_KAFKA_CONSUMER) {

@@ -3,6 +3,7 @@
 #define _XOPEN_SOURCE 700 /* realpath() is an XSI function */
 #include <hub/batch.h>
 #include <hub/kafka.h>
+#include <hub/kafka_auth.h>
 #include <hub/publish.h>
 #include <hub/report.h>
 #include <hub/source.h>
@@ -45,6 +46,7 @@ struct run {
         bool wm_dirty;
         int64_t last_save_ms, last_progress_ms, start_ms;
         hub_mapping_stats_t ms;
+        char auth_error[256]; /* the brokers refused our credentials: no point waiting */
 };
 
 static int64_t now_ms(void)
@@ -101,6 +103,14 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
         char msg[512];
         snprintf(msg, sizeof(msg), "kafka: %s: %s", fac, buf);
         r->o->notice(r->o->ctx, msg);
+}
+
+static void on_error(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+        (void)rk;
+        struct run *r = opaque;
+        if (code == RD_KAFKA_RESP_ERR__AUTHENTICATION && !r->auth_error[0])
+                snprintf(r->auth_error, sizeof(r->auth_error), "%s", reason);
 }
 
 static int push(struct run *r, struct inflight *f, hub_err_t *err)
@@ -398,8 +408,22 @@ static int check_topic(struct run *r, hub_err_t *err)
 {
         rd_kafka_topic_t *t = rd_kafka_topic_new(r->rk, r->topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
-        rd_kafka_resp_err_t e = rd_kafka_metadata(r->rk, 0, t, &md, 15000);
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        /* In short steps, so that refused credentials end the wait at once. */
+        for (int i = 0; i < 15 && !r->auth_error[0] &&
+                        (e == RD_KAFKA_RESP_ERR__TIMED_OUT || e == RD_KAFKA_RESP_ERR__TRANSPORT);
+             i++) {
+                e = rd_kafka_metadata(r->rk, 0, t, &md, 1000);
+                rd_kafka_poll(r->rk, 0); /* serves on_error() */
+        }
         rd_kafka_topic_destroy(t);
+        if (r->auth_error[0]) {
+                if (!e)
+                        rd_kafka_metadata_destroy(md);
+                return hub_err_set(err, HUB_E_CONFIG, false, "publish",
+                                   "the Kafka brokers refused the credentials of user %s: %s",
+                                   r->o->auth.user ? r->o->auth.user : "(none)", r->auth_error);
+        }
         if (e)
                 return hub_err_set(err, HUB_E_KAFKA, true, "publish",
                                    "could not reach the Kafka brokers %s: %s", r->o->brokers,
@@ -417,6 +441,12 @@ static int check_topic(struct run *r, hub_err_t *err)
                                    "topic %s does not exist: the hub's operators create it with "
                                    "\"hubctl agency add %s\"",
                                    r->topic, hub_mapping_agency(r->o->mapping));
+        if (te == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+                return hub_err_set(err, HUB_E_CONFIG, false, "publish",
+                                   "TOPIC_AUTHORIZATION_FAILED: Kafka user %s may not write topic "
+                                   "%s (the broker's ACLs let an agency write its own topic "
+                                   "only: check --kafka-user and the mapping's agency)",
+                                   r->o->auth.user ? r->o->auth.user : "ANONYMOUS", r->topic);
         if (te)
                 return hub_err_set(err, HUB_E_KAFKA, false, "publish",
                                    "topic %s cannot be used: %s", r->topic, rd_kafka_err2str(te));
@@ -439,10 +469,13 @@ static int make_producer(struct run *r, hub_err_t *err)
                 rc = hub_kafka_set(conf, "linger.ms", "5", err);
         for (size_t i = 0; !rc && i < o->n_kafka_conf; i++)
                 rc = hub_kafka_set(conf, o->kafka_conf[2 * i], o->kafka_conf[2 * i + 1], err);
+        if (!rc)
+                rc = hub_kafka_auth_apply(conf, &o->auth, err);
         if (rc) {
                 rd_kafka_conf_destroy(conf);
                 return rc;
         }
+        rd_kafka_conf_set_error_cb(conf, on_error);
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
         rd_kafka_conf_set_log_cb(conf, on_log);
         rd_kafka_conf_set_opaque(conf, r);

@@ -14,6 +14,7 @@
 #define HUB_PUBLISH_H
 
 #include <hub/err.h>
+#include <hub/kafka_auth.h>
 #include <hub/keyfile.h>
 #include <hub/mapping.h>
 
@@ -46,6 +47,7 @@ typedef struct hub_publish_opts {
         const char *brokers;    /* not needed for dry_run */
         const char *const *kafka_conf; /* name, value pairs given to librdkafka as they are */
         size_t n_kafka_conf;    /* pairs */
+        hub_kafka_auth_t auth;  /* SASL user and password (hub/kafka_auth.h); applied last */
         const char *state_path; /* the watermark; NULL for none */
         const char *const *files;
         size_t n_files;
