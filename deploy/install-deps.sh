@@ -10,6 +10,7 @@ packages=(
         libcsv-dev
         clang libclang-rt-14-dev # libFuzzer: tests/fuzz, built with -Dfuzz=true
         postgresql openjdk-17-jre-headless maven kcat python3 python3-cryptography
+        iproute2 # ss: deploy/local/start.sh asks which ports listen
 )
 
 missing=()

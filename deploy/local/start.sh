@@ -30,9 +30,12 @@ need() {
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd not found: $install"
 }
 
-# True when something already accepts TCP connections on 127.0.0.1:$1.
+# True when a socket listens on TCP port $1. Asked of the kernel (ss), not by connecting: the
+# ports are in Linux's ephemeral range, and connecting again and again to a port nobody listens
+# on yet can pick that same port as the source and connect to itself (TCP simultaneous open),
+# which then holds the port so that the broker fails to bind it ("Address already in use").
 port_busy() {
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+        ss -Hltn "sport = :$1" | grep -q .
 }
 
 check_tools() {
