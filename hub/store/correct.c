@@ -276,7 +276,30 @@ static void put_str(uint8_t **p, const char *s)
 }
 
 /* The leaf body (schemas/README.md, "The hub's log"): str(agency) || str(record_id) ||
- * str(target) || target_sha256 || record_sha256. */
+ * str(target) || target_sha256 || record_sha256, from the hex digests PostgreSQL gives.
+ * *body is malloc'd; NULL with *len 0 when out of memory, 1 when a digest is not 32 bytes. */
+static int leaf_body(const char *agency, const char *record_id, const char *target,
+                     const char *target_sha_hex, const char *sha_hex, uint8_t **body,
+                     size_t *len)
+{
+        *len = 12 + strlen(agency) + strlen(record_id) + strlen(target) + 64;
+        if (!(*body = malloc(*len)))
+                return -1;
+        uint8_t *p = *body;
+        put_str(&p, agency);
+        put_str(&p, record_id);
+        put_str(&p, target);
+        size_t a = 0, b = 0;
+        if (sodium_hex2bin(p, 32, target_sha_hex, strlen(target_sha_hex), NULL, &a, NULL) ||
+            sodium_hex2bin(p + 32, 32, sha_hex, strlen(sha_hex), NULL, &b, NULL) || a != 32 ||
+            b != 32) {
+                free(*body);
+                *body = NULL;
+                return 1;
+        }
+        return 0;
+}
+
 static int remember(hub_correct_t *k, bool retract, const char *agency, const char *record_id,
                     const char *target, const char *target_sha_hex, const char *sha_hex,
                     hub_err_t *err)
@@ -297,9 +320,8 @@ static int remember(hub_correct_t *k, bool retract, const char *agency, const ch
         x->agency = strdup(agency);
         x->record_id = strdup(record_id);
         x->ref = malloc(ref_len);
-        x->len = 12 + strlen(agency) + strlen(record_id) + strlen(target) + 64;
-        x->body = malloc(x->len);
-        if (!x->agency || !x->record_id || !x->ref || !x->body) {
+        int bad = leaf_body(agency, record_id, target, target_sha_hex, sha_hex, &x->body, &x->len);
+        if (!x->agency || !x->record_id || !x->ref || bad < 0) {
                 free(x->agency);
                 free(x->record_id);
                 free(x->ref);
@@ -307,13 +329,7 @@ static int remember(hub_correct_t *k, bool retract, const char *agency, const ch
                 return hub_err_set(err, HUB_E_NOMEM, false, "correct", "out of memory");
         }
         snprintf(x->ref, ref_len, "%s/%s", agency, record_id);
-        uint8_t *p = x->body;
-        put_str(&p, agency);
-        put_str(&p, record_id);
-        put_str(&p, target);
-        /* encode(..., 'hex') of a 32-byte column: 64 hex digits each. */
-        if (sodium_hex2bin(p, 32, target_sha_hex, strlen(target_sha_hex), NULL, NULL, NULL) ||
-            sodium_hex2bin(p + 32, 32, sha_hex, strlen(sha_hex), NULL, NULL, NULL)) {
+        if (bad) {
                 free(x->agency);
                 free(x->record_id);
                 free(x->ref);
@@ -456,5 +472,51 @@ int hub_correct_log(hub_correct_t *k, hub_store_t *s, hub_err_t *err)
                             4, p, PGRES_COMMAND_OK, "note a correction's log leaf", &rc, err));
         }
         clear_applied(k);
+        return rc;
+}
+
+int hub_correct_verify_leaf(hub_store_t *s, int kind, const char *ref, const uint8_t *data,
+                            size_t len, char *why, size_t cap, hub_err_t *err)
+{
+        why[0] = 0;
+        const char *p[2] = {ref, kind == HUB_MLOG_RETRACTION ? "retract" : "supersede"};
+        int rc;
+        PGresult *q = run(s,
+                          "SELECT c.agency, c.record_id, c.target, c.status,"
+                          " encode(t.payload_sha256, 'hex'), encode(cr.payload_sha256, 'hex'),"
+                          " t.status FROM corrections c"
+                          " JOIN records cr ON cr.agency = c.agency AND cr.record_id = c.record_id"
+                          " LEFT JOIN records t ON t.agency = c.agency AND t.record_id = c.target "
+                          "WHERE c.agency || '/' || c.record_id = $1 AND c.action = $2",
+                          2, p, PGRES_TUPLES_OK, "read a logged correction", &rc, err);
+        if (rc) {
+                PQclear(q);
+                return rc;
+        }
+        uint8_t *body = NULL, *want = NULL;
+        size_t bl = 0, wl = 0;
+        if (PQntuples(q) != 1) {
+                snprintf(why, cap, "no %s correction %s is stored", p[1], ref);
+        } else if (strcmp(PQgetvalue(q, 0, 3), "applied") != 0 || PQgetisnull(q, 0, 4)) {
+                snprintf(why, cap, "correction %s is logged but not applied", ref);
+        } else if (kind == HUB_MLOG_RETRACTION ? strcmp(PQgetvalue(q, 0, 6), "retracted") != 0
+                                               : strcmp(PQgetvalue(q, 0, 6), "active") == 0) {
+                snprintf(why, cap, "its target %s is %s", PQgetvalue(q, 0, 2),
+                         PQgetvalue(q, 0, 6));
+        } else {
+                int b = leaf_body(PQgetvalue(q, 0, 0), PQgetvalue(q, 0, 1), PQgetvalue(q, 0, 2),
+                                  PQgetvalue(q, 0, 4), PQgetvalue(q, 0, 5), &body, &bl);
+                if (b < 0 || (!b && (rc = hub_mlog_leaf(kind, body, bl, &want, &wl, err))))
+                        rc = rc ? rc
+                                : hub_err_set(err, HUB_E_NOMEM, false, "correct",
+                                              "out of memory");
+                else if (b || wl != len || memcmp(want, data, len) != 0)
+                        snprintf(why, cap,
+                                 "the correction, its target or their records changed since "
+                                 "logged");
+        }
+        free(body);
+        free(want);
+        PQclear(q);
         return rc;
 }

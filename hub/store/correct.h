@@ -58,6 +58,12 @@ int hub_correct_apply(hub_correct_t *k, hub_store_t *s, hub_report_codec_t *code
  * indexes: call it last in the transaction, after the batch's record leaves. */
 int hub_correct_log(hub_correct_t *k, hub_store_t *s, hub_err_t *err);
 
+/* hubctl log verify: recompute the leaf committing to correction `ref` ("<agency>/<record_id>")
+ * of `kind` from the corrections and records rows; why[0] is 0 when it matches data[0..len),
+ * else why says what differs. */
+int hub_correct_verify_leaf(hub_store_t *s, int kind, const char *ref, const uint8_t *data,
+                            size_t len, char *why, size_t cap, hub_err_t *err);
+
 /* How many corrections the last hub_correct_apply() applied. */
 size_t hub_correct_applied(const hub_correct_t *k);
 

@@ -151,6 +151,13 @@ e8=$(q "SELECT entity_id FROM records WHERE record_id = '$t-8'")
 "$build/hub/ctl/hubctl" log sign --hub-key "$tmp/state/keys/hub.key" >/dev/null 2>&1
 "$build/hub/ctl/hubctl" log verify --hub-key "$tmp/state/keys/hub.key.pub" >"$tmp/verify" 2>&1 ||
         { cat "$tmp/verify"; fail "hubctl log verify"; }
+# A retracted record made active again behind the log's back is found.
+q "UPDATE records SET status = 'active' WHERE record_id = '$t-3'" >/dev/null
+"$build/hub/ctl/hubctl" log verify --hub-key "$tmp/state/keys/hub.key.pub" >"$tmp/verify2" 2>&1 &&
+        fail "hubctl log verify passes with a retraction undone"
+grep -q "FAILED retraction .*$t-3 is active" "$tmp/verify2" ||
+        { cat "$tmp/verify2"; fail "hubctl log verify does not name the undone retraction"; }
+q "UPDATE records SET status = 'retracted' WHERE record_id = '$t-3'" >/dev/null
 "$build/hub/ctl/hubctl" provenance --hub-key "$tmp/state/keys/hub.key.pub" "E$e3" \
         >"$tmp/prov" 2>&1
 grep -q "from MOF-HQ/$t-3 (as \"hainguon-vidu.vn\", SHARED, retracted)" "$tmp/prov" &&
