@@ -60,5 +60,6 @@ int ctl_cmd_evidence(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_verify(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_provenance(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_identifiers(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_bins(ctl_t *ctl, int argc, char **argv);
 
 #endif
