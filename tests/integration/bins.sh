@@ -94,6 +94,9 @@ wait_for stored || { cat "$tmp/hubd.log"; fail "hubd did not store the new recor
         fail "an account at the removed BIN is not refused UNKNOWN_BANK"
 [ "$(q "SELECT count(*) FROM identifiers WHERE value LIKE '%1004004004'")" = 0 ] ||
         fail "the account at the removed BIN became an identifier"
-kill -TERM "$hubd_pid" && wait "$hubd_pid"
+kill -TERM "$hubd_pid"
+wait "$hubd_pid"
+st=$?
 hubd_pid=
+[ "$st" = 0 ] || { cat "$tmp/hubd.log"; fail "hubd exited $st after SIGTERM"; }
 echo "ok: BIN added and removed with hubctl bins; hubd reloads on SIGHUP; ingest follows the list"
