@@ -791,9 +791,13 @@ static int store_rows(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hub_ba
 static int check_corrections(hub_ingest_t *ing, const char *agency, struct rec *recs, size_t n,
                              struct smap *ids, hub_ingest_result_t *res, hub_err_t *err)
 {
-        size_t nc = 0;
-        for (size_t i = 0; i < n; i++)
+        size_t nc = 0, n_new = 0;
+        for (size_t i = 0; i < n; i++) {
+                n_new += recs[i].state == R_NEW;
                 nc += recs[i].state == R_NEW && (recs[i].x.supersedes || recs[i].x.retracts);
+        }
+        if (!n_new)
+                return 0; /* nothing is stored: no lock needed */
         int rc = hub_correct_lock(ing->store, agency, nc > 0, err);
         if (rc || !nc)
                 return rc;
@@ -864,9 +868,15 @@ static int bump_versions(hub_ingest_t *ing, const int64_t *ids, size_t n, hub_er
                 return 0;
         hub_array_int(&ing->arr, ids, n);
         const char *p[1] = {hub_sqlbuf_str(&ing->arr)};
-        /* Ordered row locks: two instances changing the same entities lock them in one order. */
+        /* Ordered row locks: two instances changing the same entities lock them in one order.
+         * A withdrawn entity that gained an active record (a merge into it) is withdrawn no
+         * more; the CASE keeps the look-up to withdrawn entities. */
         PGresult *q = PQexecParams(hub_store_conn(ing->store),
-                                   "UPDATE entities SET version = version + 1, updated_at = now() "
+                                   "UPDATE entities SET version = version + 1, updated_at = now(),"
+                                   " withdrawn = CASE WHEN withdrawn AND merged_into IS NULL THEN"
+                                   " NOT EXISTS (SELECT 1 FROM records r WHERE r.entity_id ="
+                                   " entities.id AND r.status = 'active' AND r.retracts IS NULL)"
+                                   " ELSE withdrawn END "
                                    "WHERE id IN (SELECT id FROM entities WHERE id = "
                                    "ANY($1::bigint[]) ORDER BY id FOR UPDATE)",
                                    1, NULL, p, NULL, NULL, 0);
