@@ -217,8 +217,16 @@ static int release_keys(hub_store_t *s, hub_report_codec_t *codec,
                                        &v, err);
                 if (!rc)
                         rc = hub_extract_report(v, a, &x, err);
+                if (rc == -HUB_E_NOMEM)
+                        break;
                 if (rc) {
-                        hub_err_prefix(err, "could not read stored record %s/%s", ra, rr);
+                        /* Stored records were decoded by this codec when accepted; one that
+                         * does not decode now is a fault of the database, not of the batch. */
+                        char why[256];
+                        snprintf(why, sizeof(why), "%s", err ? err->msg : "?");
+                        rc = hub_err_set(err, HUB_E_DB, false, "correct",
+                                         "stored record %s/%s does not decode: %s", ra, rr,
+                                         why);
                         break;
                 }
                 struct keyset *ks = is_target ? &gone : &kept, *ws = is_target ? &gone_w : &kept_w;
