@@ -53,9 +53,11 @@ static void print_text(json_t *d)
         {
                 printf("  %s = %s\n", str(v, "prop"), str(v, "value"));
                 json_array_foreach(json_object_get(v, "statements"), j, s)
-                        printf("      from %s/%s (as \"%s\", %s%s)\n", str(s, "agency"),
+                        printf("      from %s/%s (as \"%s\", %s%s%s%s)\n", str(s, "agency"),
                                str(s, "record_id"), str(s, "original"), str(s, "tier"),
-                               json_is_true(json_object_get(s, "valid")) ? "" : ", invalid");
+                               json_is_true(json_object_get(s, "valid")) ? "" : ", invalid",
+                               strcmp(str(s, "status"), "active") != 0 ? ", " : "",
+                               strcmp(str(s, "status"), "active") != 0 ? str(s, "status") : "");
         }
         printf("\nsource records:\n");
         json_array_foreach(json_object_get(d, "records"), i, v)
@@ -75,6 +77,19 @@ static void print_text(json_t *d)
                        json_integer_value(json_object_get(v, "offset")),
                        json_integer_value(json_object_get(v, "batch_index")),
                        str(v, "received_at"), str(v, "status"));
+                size_t k;
+                json_t *c;
+                json_array_foreach(json_object_get(v, "corrected_by"), k, c)
+                {
+                        bool ret = strcmp(str(c, "action"), "retract") == 0;
+                        printf("    %s by %s/%s at %s", ret ? "RETRACTED" : "SUPERSEDED",
+                               str(c, "agency"), str(c, "record_id"), str(c, "applied_at"));
+                        if (json_is_integer(json_object_get(c, "leaf_index")))
+                                printf(" (%s leaf %" JSON_INTEGER_FORMAT ")",
+                                       ret ? "retraction" : "correction",
+                                       json_integer_value(json_object_get(c, "leaf_index")));
+                        printf("\n");
+                }
                 printf("    agency signature: %s\n", str(v, "signature"));
                 printf("    record in batch: %s; audit path of %zu hashes: %s\n",
                        str(v, "record_in_batch"),

@@ -69,5 +69,6 @@ int ctl_cmd_provenance(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_identifiers(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_api_token(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_kafka(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_bins(ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -24,6 +24,7 @@ static const char usage_text[] =
         "  entity show E<id>       an entity with its names, identifiers and sources\n"
         "  status                  counts, rejects, outbox backlog and consumer lag\n"
         "  identifiers noisy       values the over-correlation guard stopped merging on\n"
+        "  bins list|add|remove    the bank BIN list bank accounts are checked against\n"
         "  provenance E<id>|ID     every value's sources, verified up to a signed tree head\n"
         "  evidence AGENCY/ID      write a record's offline-verifiable evidence bundle\n"
         "  verify BUNDLE           check an evidence bundle offline (public keys only)\n"
@@ -200,6 +201,7 @@ static const struct {
         {"identifiers", ctl_cmd_identifiers},
         {"api-token", ctl_cmd_api_token},
         {"kafka", ctl_cmd_kafka},
+        {"bins", ctl_cmd_bins},
 };
 
 int main(int argc, char **argv)

@@ -5,7 +5,9 @@
  * Wiring only: settings, signals, the Kafka clients and their callbacks, the loop, retries.
  * Exit codes: 0 stopped cleanly, 1 failure, 2 usage. */
 #include <hub/batch.h>
+#include <hub/bins.h>
 #include <hub/config.h>
+#include <hub/ident.h>
 #include <hub/ingest.h>
 #include <hub/kafka.h>
 #include <hub/kafka_auth.h>
@@ -86,6 +88,7 @@ struct hubd {
         hub_store_t *store;  /* ingest */
         hub_store_t *pstore; /* outbox publisher: its own connection holds the publisher lock */
         hub_ingest_t *ing;
+        hub_bins_t *bins; /* the bank BIN list the normaliser uses */
         rd_kafka_t *consumer, *producer;
         struct part *parts;
         size_t n_parts;
@@ -147,7 +150,8 @@ static void usage(FILE *f)
                 "Settings (defaults < --config file < environment < command line):\n%s"
                 "\n"
                 "Signals: SIGTERM/SIGINT finish the current batch and stop (a second one exits\n"
-                "at once); SIGHUP reloads the configuration file if it validates.\n",
+                "at once); SIGHUP reloads the configuration file if it validates, and the bank BIN\n"
+                "list (hubctl bins).\n",
                 help ? help : "");
         free(help);
 }
@@ -233,9 +237,28 @@ static hub_batch_limits_t limits_of(const hub_config_t *c)
         return l;
 }
 
+/* The bank BIN list from the database (hub/bins.h) for the normaliser. Ingest runs on this
+ * thread, between messages, so the old list is no longer in use when it is freed. */
+static int load_bins(struct hubd *d)
+{
+        hub_bins_t *b = NULL;
+        hub_err_t err = {0};
+        if (hub_bins_load(d->store, &b, &err)) {
+                hub_log(HUB_LOG_WARN, "bins", err.msg, "action=kept_old_list");
+                return -1;
+        }
+        hub_ident_set_banks(hub_bins_table(b));
+        hub_bins_free(d->bins);
+        d->bins = b;
+        hub_log(HUB_LOG_INFO, "bins", "bank BIN list loaded", "banks=%zu",
+                hub_bins_table(b)->n);
+        return 0;
+}
+
 static void reload(struct hubd *d)
 {
         hub_err_t err = {0};
+        load_bins(d);
         hub_config_t *c = NULL;
         if (load_config(d, &c, &err)) {
                 hub_log(HUB_LOG_WARN, "config", err.msg, "action=kept_old_configuration");
@@ -693,6 +716,10 @@ static int run(struct hubd *d)
                 fprintf(stderr, "hubd: %s\n", err.msg);
                 return 1;
         }
+        if (load_bins(d)) {
+                fprintf(stderr, "hubd: could not load the bank BIN list\n");
+                return 1;
+        }
         if (!(d->consumer = make_client(d, RD_KAFKA_CONSUMER, &err)) ||
             !(d->producer = make_client(d, RD_KAFKA_PRODUCER, &err))) {
                 fprintf(stderr, "hubd: %s\n", err.msg);
@@ -801,6 +828,8 @@ int main(int argc, char **argv)
         if (d.producer)
                 rd_kafka_destroy(d.producer);
         hub_ingest_free(d.ing);
+        hub_ident_set_banks(NULL);
+        hub_bins_free(d.bins);
         hub_store_close(d.store);
         hub_store_close(d.pstore);
         hub_key_wipe(&d.key);

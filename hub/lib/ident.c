@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,8 +117,9 @@ bool ident_copy(char *dst, size_t cap, const char *src)
 
 /* ---- banks ---------------------------------------------------------------------------------- */
 
-/* DOMAIN.md's list [reported]. The hub will load the NAPAS/VietQR list from its reference tables
- * and pass it in hub_ident_opts_t; this copy only keeps tests and tools working without one. */
+/* DOMAIN.md's list [reported], as migration 0004 seeds the database's bank_bins: hubd loads
+ * that table (hub/bins.h) and sets it with hub_ident_set_banks(); this copy serves programs
+ * and tests without a database. */
 static const hub_bank_t default_banks[] = {
         {"970436", "VCB", "Vietcombank"},
         {"970415", "ICB", "VietinBank|CTG"},
@@ -145,6 +147,21 @@ const hub_bank_table_t *hub_ident_default_banks(void)
         return &default_table;
 }
 
+/* The table normalisation uses when the caller names none: hubd points it at the database's
+ * list (bank_bins) and swaps it on reload. Atomic, so a reader on another thread sees either
+ * table whole; the caller keeps the old one alive until no normalisation can be using it. */
+static _Atomic(const hub_bank_table_t *) current_table = &default_table;
+
+void hub_ident_set_banks(const hub_bank_table_t *table)
+{
+        atomic_store(&current_table, table ? table : &default_table);
+}
+
+const hub_bank_table_t *hub_ident_banks(void)
+{
+        return atomic_load(&current_table);
+}
+
 /* Compare a and b[0..blen) ignoring ASCII case, spaces and '-': "Viettel Money", "viettelmoney"
  * and "VIETTEL-MONEY" are one wallet. */
 static bool loose_equal(const char *a, const char *b, size_t blen)
@@ -170,7 +187,7 @@ const hub_bank_t *hub_ident_bank_find(const hub_bank_table_t *table, const char 
         if (!key)
                 return NULL;
         if (!table)
-                table = &default_table;
+                table = atomic_load(&current_table);
         for (size_t i = 0; i < table->n; i++) {
                 const hub_bank_t *b = &table->banks[i];
                 if (loose_equal(key, b->bin, strlen(b->bin)) ||

@@ -3,6 +3,7 @@
  * Round trips per batch are constant, not per record: one query finds the stored copies of all
  * record ids, one takes the identifier locks, one looks up all merge keys, and records,
  * identifiers, statements, rejects and outbox rows each go in with one COPY. */
+#include "correct.h"
 #include "merge.h"
 #include "sqlbuf.h"
 #include "views.h"
@@ -54,6 +55,7 @@ struct hub_ingest {
         int noisy_threshold;
         hub_report_codec_t *codec;
         hub_views_t *views;
+        hub_correct_t *correct;
         hub_arena_t *arena;
         hub_sqlbuf_t buf, arr, arr2;
         struct rej *rejs;
@@ -126,6 +128,8 @@ int hub_ingest_new(hub_store_t *s, const hub_ingest_opts_t *opts, hub_ingest_t *
         int rc = hub_report_codec_new(&ing->codec, err);
         if (!rc)
                 rc = hub_views_new(opts->hub_key, &ing->views, err);
+        if (!rc)
+                rc = hub_correct_new(&ing->correct, err);
         if (!rc && !(ing->arena = hub_arena_new()))
                 rc = hub_err_set(err, HUB_E_NOMEM, false, __func__, "out of memory");
         if (rc) {
@@ -142,6 +146,7 @@ void hub_ingest_free(hub_ingest_t *ing)
                 return;
         hub_report_codec_free(ing->codec);
         hub_views_free(ing->views);
+        hub_correct_free(ing->correct);
         hub_arena_free(ing->arena);
         hub_sqlbuf_done(&ing->buf);
         hub_sqlbuf_done(&ing->arr);
@@ -572,6 +577,10 @@ static int resolve(hub_ingest_t *ing, struct rec *recs, size_t n, struct claim *
                 struct rec *r = &recs[i];
                 if (r->state != R_NEW)
                         continue;
+                if (r->x.retracts) {
+                        r->entity = 0; /* filed under its target's entity when applied */
+                        continue;
+                }
                 size_t nm = 0;
                 for (size_t j = 0; j < r->x.n_keys; j++) {
                         char *s = merge_key(a, &r->x.keys[j]);
@@ -727,7 +736,10 @@ static int store_rows(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hub_ba
                 hub_copy_text(buf, r->x.supersedes);
                 hub_copy_text(buf, r->x.retracts);
                 copy_timestamp_ms(buf, r->x.reported_at_ms);
-                hub_copy_int(buf, r->entity);
+                if (r->entity)
+                        hub_copy_int(buf, r->entity);
+                else
+                        hub_copy_null(buf);
                 hub_copy_end_row(buf);
         }
         rc = hub_copy_run(ing->store,
@@ -773,36 +785,81 @@ static int store_rows(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hub_ba
                             buf, "store statements", err);
 }
 
-/* Corrections and retractions of the agency's own earlier records (minimal for issue 3: the
- * target's status changes and its entity is republished; re-deriving entities is later). */
-static int apply_corrections(hub_ingest_t *ing, struct rec *recs, size_t n, int64_t *changed,
-                             size_t *n_changed, size_t cap, hub_err_t *err)
+/* Corrections and retractions among the new records (hub/store/correct.h): take the agency's
+ * correction lock, refuse those that may not apply, and strip retractions of what they would
+ * assert (a retraction withdraws its target; its own content is kept only as evidence). */
+static int check_corrections(hub_ingest_t *ing, const char *agency, struct rec *recs, size_t n,
+                             struct smap *ids, hub_ingest_result_t *res, hub_err_t *err)
 {
+        size_t nc = 0, n_new = 0;
+        for (size_t i = 0; i < n; i++) {
+                n_new += recs[i].state == R_NEW;
+                nc += recs[i].state == R_NEW && (recs[i].x.supersedes || recs[i].x.retracts);
+        }
+        if (!n_new)
+                return 0; /* nothing is stored: no lock needed */
+        int rc = hub_correct_lock(ing->store, agency, nc > 0, err);
+        if (rc || !nc)
+                return rc;
+        hub_correction_t *c = hub_arena_alloc(ing->arena, nc * sizeof(*c));
+        size_t *at = hub_arena_alloc(ing->arena, nc * sizeof(*at));
+        if (!c || !at)
+                return hub_err_set(err, HUB_E_NOMEM, false, "ingest", "out of memory");
+        size_t k = 0;
         for (size_t i = 0; i < n; i++) {
                 const struct rec *r = &recs[i];
                 if (r->state != R_NEW || (!r->x.supersedes && !r->x.retracts))
                         continue;
-                for (int pass = 0; pass < 2; pass++) {
-                        const char *target = pass ? r->x.retracts : r->x.supersedes;
-                        if (!target)
-                                continue;
-                        const char *p[3] = {pass ? "retracted" : "superseded", r->x.agency,
-                                            target};
-                        PGresult *q = PQexecParams(
-                                hub_store_conn(ing->store),
-                                "UPDATE records SET status = $1 WHERE agency = $2 AND "
-                                "record_id = $3 AND status = 'active' RETURNING entity_id",
-                                3, NULL, p, NULL, NULL, 0);
-                        int rc = hub_store_check(ing->store, q, PGRES_TUPLES_OK,
-                                                 "mark a corrected record", err);
-                        if (!rc && PQntuples(q) == 1 && !PQgetisnull(q, 0, 0) && *n_changed < cap)
-                                changed[(*n_changed)++] = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
-                        PQclear(q);
-                        if (rc)
-                                return rc;
+                const char *target = r->x.supersedes ? r->x.supersedes : r->x.retracts;
+                memset(&c[k], 0, sizeof(c[k]));
+                c[k].agency = r->x.agency;
+                c[k].record_id = r->x.record_id;
+                c[k].supersedes = r->x.supersedes;
+                c[k].retracts = r->x.retracts;
+                c[k].target_in_batch = smap_get(ids, target) != NULL;
+                at[k++] = i;
+        }
+        rc = hub_correct_check(ing->store, c, nc, err);
+        for (size_t j = 0; !rc && j < nc; j++) {
+                struct rec *r = &recs[at[j]];
+                if (c[j].reason) {
+                        r->state = R_REJECT;
+                        rc = add_reject(ing, agency, r->x.record_id, (int)at[j], c[j].reason,
+                                        c[j].message, r->bytes, r->len, res, err);
+                } else if (r->x.retracts) {
+                        r->x.n_keys = 0;
+                        r->x.n_stmts = 0;
+                        r->x.n_weak = 0;
                 }
         }
-        return 0;
+        return rc;
+}
+
+/* Record the batch's corrections and apply those it makes applicable (hub_correct_apply). */
+static int apply_corrections(hub_ingest_t *ing, const char *agency, struct rec *recs, size_t n,
+                             int64_t *changed, size_t *n_changed, size_t cap, hub_err_t *err)
+{
+        hub_correction_t *c = hub_arena_alloc(ing->arena, (n + 1) * sizeof(*c));
+        const char **ids = hub_arena_alloc(ing->arena, (n + 1) * sizeof(char *));
+        if (!c || !ids)
+                return hub_err_set(err, HUB_E_NOMEM, false, "ingest", "out of memory");
+        size_t nc = 0, n_ids = 0;
+        for (size_t i = 0; i < n; i++) {
+                const struct rec *r = &recs[i];
+                if (r->state != R_NEW || r->dup_of >= 0)
+                        continue;
+                ids[n_ids++] = r->x.record_id;
+                if (!r->x.supersedes && !r->x.retracts)
+                        continue;
+                memset(&c[nc], 0, sizeof(c[nc]));
+                c[nc].agency = r->x.agency;
+                c[nc].record_id = r->x.record_id;
+                c[nc].supersedes = r->x.supersedes;
+                c[nc].retracts = r->x.retracts;
+                nc++;
+        }
+        return hub_correct_apply(ing->correct, ing->store, ing->codec, ing->arena, agency, c, nc,
+                                 ids, n_ids, changed, n_changed, cap, err);
 }
 
 static int bump_versions(hub_ingest_t *ing, const int64_t *ids, size_t n, hub_err_t *err)
@@ -811,9 +868,15 @@ static int bump_versions(hub_ingest_t *ing, const int64_t *ids, size_t n, hub_er
                 return 0;
         hub_array_int(&ing->arr, ids, n);
         const char *p[1] = {hub_sqlbuf_str(&ing->arr)};
-        /* Ordered row locks: two instances changing the same entities lock them in one order. */
+        /* Ordered row locks: two instances changing the same entities lock them in one order.
+         * A withdrawn entity that gained an active record (a merge into it) is withdrawn no
+         * more; the CASE keeps the look-up to withdrawn entities. */
         PGresult *q = PQexecParams(hub_store_conn(ing->store),
-                                   "UPDATE entities SET version = version + 1, updated_at = now() "
+                                   "UPDATE entities SET version = version + 1, updated_at = now(),"
+                                   " withdrawn = CASE WHEN withdrawn AND merged_into IS NULL THEN"
+                                   " NOT EXISTS (SELECT 1 FROM records r WHERE r.entity_id ="
+                                   " entities.id AND r.status = 'active' AND r.retracts IS NULL)"
+                                   " ELSE withdrawn END "
                                    "WHERE id IN (SELECT id FROM entities WHERE id = "
                                    "ANY($1::bigint[]) ORDER BY id FOR UPDATE)",
                                    1, NULL, p, NULL, NULL, 0);
@@ -836,6 +899,8 @@ static int ingest_records(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hu
         int rc = decode_records(ing, b, recs, n, &ids, res, err);
         if (!rc)
                 rc = dedup(ing, agency, recs, n, &ids, res, err);
+        if (!rc)
+                rc = check_corrections(ing, agency, recs, n, &ids, res, err);
         if (rc)
                 return rc;
         size_t n_accept = 0;
@@ -865,16 +930,16 @@ static int ingest_records(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hu
                 return hub_err_set(err, HUB_E_NOMEM, false, "ingest", "out of memory");
         size_t n_mr = 0;
         for (size_t i = 0; i < n; i++)
-                if (recs[i].state == R_NEW)
+                if (recs[i].state == R_NEW && recs[i].entity)
                         mr[n_mr++] = (hub_merge_rec_t){&recs[i].x, &recs[i].entity};
         rc = hub_merge_resolve(ing->store, a, mr, n_mr, ing->noisy_threshold, changed,
                                &n_changed, cap - 2 * n - 1, NULL, err);
         if (rc)
                 return rc;
         for (size_t i = 0; i < n; i++)
-                if (recs[i].state == R_NEW)
+                if (recs[i].state == R_NEW && recs[i].entity)
                         changed[n_changed++] = recs[i].entity;
-        rc = apply_corrections(ing, recs, n, changed, &n_changed, cap, err);
+        rc = apply_corrections(ing, agency, recs, n, changed, &n_changed, cap, err);
         if (rc)
                 return rc;
         qsort(changed, n_changed, sizeof(int64_t), cmp_i64);
@@ -899,6 +964,8 @@ static int ingest_records(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hu
                 rc = hub_views_write(ing->views, ing->store, changed, n_changed, &rows, err);
         if (!rc)
                 rc = hub_mlog_append_batch(ing->store, m->topic, m->partition, m->offset, b, err);
+        if (!rc)
+                rc = hub_correct_log(ing->correct, ing->store, err);
         res->accepted = n_accept;
         res->entities = n_changed;
         res->outbox += rows;

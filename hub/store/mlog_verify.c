@@ -1,6 +1,7 @@
 /* hubctl log verify: the whole stored log recomputed from the rows it commits to. See
  * hub_mlog_verify() in hub/mlog_store.h. Streams the leaves in chunks, so memory stays flat
  * whatever the log's size; each chunk costs a constant number of queries. */
+#include "correct.h"
 #include "mlog_internal.h"
 #include "sqlbuf.h"
 
@@ -597,6 +598,13 @@ int hub_mlog_verify(hub_store_t *s, const hub_key_t *hub_pub,
                                                                 sizeof(why), err);
                                 if (!rc && why[0])
                                         report(&v, "access", aref, "%s", why);
+                        } else if (kind == HUB_MLOG_RETRACTION || kind == HUB_MLOG_CORRECTION) {
+                                char why[300];
+                                stats->other_leaves++;
+                                rc = hub_correct_verify_leaf(s, kind, ref, data, len, why,
+                                                             sizeof(why), err);
+                                if (!rc && why[0])
+                                        report(&v, hub_mlog_kind_name(kind), lref, "%s", why);
                         } else {
                                 stats->other_leaves++;
                         }

@@ -111,6 +111,33 @@ static char *ref_of(const char *agency, const char *record_id)
 
 /* ---- one record, verified ---- */
 
+/* The applied corrections and retractions naming the record (migration 0004), as JSON: who
+ * superseded or retracted it, and the log leaf that commits to it. */
+static int corrected_by(hub_store_t *s, const char *agency, const char *record_id, json_t *into,
+                        hub_err_t *err)
+{
+        const char *p[2] = {agency, record_id};
+        PGresult *r = PQexecParams(hub_store_conn(s),
+                                   "SELECT action, record_id, leaf_index, to_char(applied_at AT "
+                                   "TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM "
+                                   "corrections WHERE agency = $1 AND target = $2 AND status = 'applied' "
+                                   "ORDER BY applied_at, record_id",
+                                   2, NULL, p, NULL, NULL, 0);
+        int rc = hub_store_check(s, r, PGRES_TUPLES_OK, "read corrections of a record", err);
+        for (int t = 0; !rc && t < PQntuples(r); t++)
+                json_array_append_new(
+                        into, json_pack("{s:s, s:s, s:s, s:o, s:s}", "action",
+                                        PQgetvalue(r, t, 0), "agency", agency, "record_id",
+                                        PQgetvalue(r, t, 1), "leaf_index",
+                                        PQgetisnull(r, t, 2)
+                                                ? json_null()
+                                                : json_integer(strtoll(PQgetvalue(r, t, 2),
+                                                                       NULL, 10)),
+                                        "applied_at", PQgetvalue(r, t, 3)));
+        PQclear(r);
+        return rc;
+}
+
 static json_t *verify_record(hub_store_t *s, const char *agency, const char *record_id,
                              const hub_mlog_head_t *head, bool have_head, bool *ok,
                              hub_err_t *err, int *rc)
@@ -135,6 +162,15 @@ static json_t *verify_record(hub_store_t *s, const char *agency, const char *rec
         json_object_set_new(j, "received_at", json_string(x.received_at));
         json_object_set_new(j, "batch_index", json_integer(x.batch_index));
         json_object_set_new(j, "status", json_string(x.status));
+        if (strcmp(x.status, "active") != 0) {
+                json_t *by = json_array();
+                json_object_set_new(j, "corrected_by", by);
+                *rc = corrected_by(s, agency, record_id, by, err);
+                if (*rc) {
+                        src_done(&x);
+                        return j;
+                }
+        }
         bool sig_ok = false, in_batch = false, path_ok = false, leaf_ok = false, incl = false;
         hub_err_t e = {0};
         /* The agency's signature, from the stored bytes, with the registered key. */
@@ -346,7 +382,8 @@ int hub_provenance_entity(hub_store_t *s, int64_t id, const hub_key_t *hub_pub, 
         /* Values and their statements, over the entity and those merged into it. */
         r = PQexecParams(hub_store_conn(s),
                          "SELECT s.prop, s.value, s.agency, s.record_id, s.original, s.valid, "
-                         "s.tier FROM statements s WHERE s.entity_id IN (SELECT id FROM entities "
+                         "s.tier, (SELECT r.status FROM records r WHERE r.agency = s.agency AND "
+                         "r.record_id = s.record_id) FROM statements s WHERE s.entity_id IN (SELECT id FROM entities "
                          "WHERE id = $1 OR merged_into = $1) ORDER BY s.prop, s.value, s.agency, "
                          "s.record_id, s.id",
                          1, NULL, p, NULL, NULL, 0);
@@ -366,10 +403,10 @@ int hub_provenance_entity(hub_store_t *s, int64_t id, const hub_key_t *hub_pub, 
                 }
                 json_array_append_new(
                         json_object_get(cur, "statements"),
-                        json_pack("{s:s, s:s, s:s, s:b, s:s}", "agency", PQgetvalue(r, t, 2),
+                        json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "agency", PQgetvalue(r, t, 2),
                                   "record_id", PQgetvalue(r, t, 3), "original",
                                   PQgetvalue(r, t, 4), "valid", PQgetvalue(r, t, 5)[0] == 't',
-                                  "tier", PQgetvalue(r, t, 6)));
+                                  "tier", PQgetvalue(r, t, 6), "status", PQgetvalue(r, t, 7)));
                 char *ref = ref_of(PQgetvalue(r, t, 2), PQgetvalue(r, t, 3));
                 if (ref && !json_object_get(seen, ref)) {
                         json_object_set_new(seen, ref, json_true());

@@ -420,6 +420,24 @@ static void test_banks_wallets_emails_others(void **state)
         assert_non_null(hub_ident_bank_find(NULL, "Agribank"));
         assert_string_equal(hub_ident_bank_find(NULL, "viettel-money")->bin, "971005");
         assert_null(hub_ident_bank_find(NULL, "MBX"));
+
+        /* The process-wide table (hubd's database list) serves callers that name none, until
+         * it is reset to the compiled-in one. */
+        hub_ident_set_banks(&table);
+        assert_ptr_equal(hub_ident_banks(), &table);
+        assert_int_equal(hub_ident_normalize_n(NULL, HUB_ID_BANK_ACCOUNT, "1023456789", 10,
+                                               "MB", &id, NULL),
+                         -HUB_E_MALFORMED);
+        assert_int_equal(id.reason, HUB_IDR_UNKNOWN_BANK);
+        assert_int_equal(hub_ident_normalize_n(NULL, HUB_ID_BANK_ACCOUNT, "1023456789", 10,
+                                               "Vietcombank", &id, NULL),
+                         0);
+        hub_ident_set_banks(NULL);
+        assert_ptr_equal(hub_ident_banks(), hub_ident_default_banks());
+        assert_int_equal(hub_ident_normalize_n(NULL, HUB_ID_BANK_ACCOUNT, "1023456789", 10,
+                                               "MB", &id, NULL),
+                         0);
+        assert_string_equal(id.value, "970422:1023456789");
 }
 
 /* ---- rejections: one test per reason ------------------------------------------------------- */

@@ -143,8 +143,14 @@ typedef struct hub_bank_table {
 /* The compiled-in table. Static storage, never freed. */
 const hub_bank_table_t *hub_ident_default_banks(void);
 
+/* The table used when a caller passes none (NULL table or opts): the compiled-in one until a
+ * program sets another (hubd: the database's bank_bins, hub/bins.h). table is kept by
+ * reference and must outlive its use; NULL restores the compiled-in table. */
+void hub_ident_set_banks(const hub_bank_table_t *table);
+const hub_bank_table_t *hub_ident_banks(void);
+
 /* The bank whose BIN, code or alias equals `key` (ASCII case-insensitive, spaces and '-' ignored);
- * NULL when none. table NULL means the default table. */
+ * NULL when none. table NULL means hub_ident_banks(). */
 const hub_bank_t *hub_ident_bank_find(const hub_bank_table_t *table, const char *key);
 
 typedef struct hub_ident_opts {

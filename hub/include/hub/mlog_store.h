@@ -83,9 +83,9 @@ int hub_mlog_record_statements_digest(hub_store_t *s, const char *agency, const 
 /* ---- checking the stored log (hubctl log verify) ---- */
 
 typedef struct hub_mlog_problem {
-        const char *what; /* "record", "statements", "key-event", "agency-key", "leaf", "node",
-                             "tree-head", "consistency", "unlogged-record", "access",
-                             "unlogged-access" */
+        const char *what; /* "record", "statements", "key-event", "agency-key", "retraction",
+                             "correction", "leaf", "node", "tree-head", "consistency",
+                             "unlogged-record", "access", "unlogged-access" */
         const char *ref;  /* the row: "MOF-HQ/rec-1", "key_events 3", "tree_heads 7", ... */
         const char *msg;
 } hub_mlog_problem_t;
