@@ -70,6 +70,17 @@ static void test_loose_permissions_refused(void **state)
         assert_int_equal(hub_key_load(path("mic.key"), &s, &err), -HUB_E_KEY);
         assert_non_null(strstr(err.msg, "accessible by group or others (mode 0644)"));
         assert_false(s.has_secret);
+        /* Group alone, others alone, write alone: each is refused, with file and mode named. */
+        static const mode_t loose[] = {0640, 0604, 0620, 0602, 0610};
+        for (size_t i = 0; i < sizeof(loose) / sizeof(loose[0]); i++) {
+                char want[64];
+                assert_int_equal(chmod(path("mic.key"), loose[i]), 0);
+                assert_int_equal(hub_key_load(path("mic.key"), &s, &err), -HUB_E_KEY);
+                snprintf(want, sizeof(want), "(mode %04o)", (unsigned)loose[i]);
+                assert_non_null(strstr(err.msg, want));
+                assert_non_null(strstr(err.msg, path("mic.key")));
+                assert_false(s.has_secret);
+        }
         assert_int_equal(chmod(path("mic.key"), 0400), 0);
         assert_int_equal(hub_key_load(path("mic.key"), &s, &err), 0);
         hub_key_wipe(&k);
@@ -109,6 +120,23 @@ static void test_malformed_files_refused(void **state)
         }
         hub_key_t k;
         hub_err_t err = {0};
+        /* A valid line followed by a NUL and junk: the junk must not go unseen. */
+        static const char line[] = "hub-ed25519-secret-v1 A A/1 "
+                                   "0000000000000000000000000000000000000000000000000000000000000000\n";
+        for (int junk = 0; junk < 2; junk++) {
+                FILE *f = fopen(path("nul"), "w");
+                assert_non_null(f);
+                fwrite(line, 1, sizeof(line) - 1, f);
+                fwrite(junk ? "\0junk\n" : "\0", 1, junk ? 6 : 1, f);
+                fclose(f);
+                assert_int_equal(chmod(path("nul"), 0600), 0);
+                assert_int_equal(hub_key_load(path("nul"), &k, &err), -HUB_E_KEY);
+                assert_non_null(strstr(err.msg, "NUL byte at offset 93"));
+                assert_false(k.has_secret);
+        }
+        assert_int_equal(truncate(path("nul"), sizeof(line) - 1), 0);
+        assert_int_equal(hub_key_load(path("nul"), &k, &err), 0); /* the line alone is fine */
+        hub_key_wipe(&k);
         assert_int_equal(hub_key_load(path("missing"), &k, &err), -HUB_E_IO);
         assert_int_equal(hub_key_generate("bad owner", "x", &k, &err), -HUB_E_INVAL);
 }
