@@ -392,7 +392,8 @@ static int open_keyset(hub_entity_codec_t *c, const void *buf, size_t len, size_
                 return rc;
         }
         /* 9. The key's window, at the time the hub signed into the entity. */
-        if (k->valid_from_ms != HUB_KEYSET_OPEN_FROM || k->valid_until_ms != HUB_KEYSET_OPEN_UNTIL) {
+        if (k->valid_from_ms != HUB_KEYSET_OPEN_FROM ||
+            k->valid_until_ms != HUB_KEYSET_OPEN_UNTIL) {
                 avro_value_t f;
                 int64_t at = 0;
                 if (avro_value_get_by_name(&c->value, "updated_at", &f, NULL) ||

@@ -205,7 +205,8 @@ int hub_keyset_add(hub_keyset_t *ks, const hub_key_t *key, int64_t valid_from_ms
 const hub_keyset_entry_t *hub_keyset_find(const hub_keyset_t *ks, const char *key_id, size_t len)
 {
         for (size_t i = 0; i < ks->n; i++)
-                if (strlen(ks->keys[i].key_id) == len && memcmp(ks->keys[i].key_id, key_id, len) == 0)
+                if (strlen(ks->keys[i].key_id) == len &&
+                    memcmp(ks->keys[i].key_id, key_id, len) == 0)
                         return &ks->keys[i];
         return NULL;
 }

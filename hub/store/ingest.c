@@ -295,9 +295,10 @@ static int check_key(hub_ingest_t *ing, const hub_batch_t *b, const char **reaso
 {
         const hub_batch_header_t *h = hub_batch_header(b);
         const char *params[2] = {h->agency, h->key_id};
-        /* Times in ms, rounded so that a fraction never widens a window: a window's start and
-         * end round up, the receipt (the transaction's start, the hub's clock) rounds down
-         * and the revocation's registration (its key event, in us) rounds down. */
+        /* Times in whole ms, as created_at is: the key's bounds round up; the receipt (the
+         * transaction's start, the hub's clock) and the revocation's registration (its key
+         * event, in us) round down, so the revocation closes the key no later than it was
+         * registered. */
         PGresult *res = PQexecParams(
                 hub_store_conn(ing->store),
                 "SELECT k.public_key, ceil(extract(epoch FROM k.valid_from) * 1000)::bigint,"

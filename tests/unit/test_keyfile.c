@@ -122,7 +122,8 @@ static void test_malformed_files_refused(void **state)
         hub_err_t err = {0};
         /* A valid line followed by a NUL and junk: the junk must not go unseen. */
         static const char line[] = "hub-ed25519-secret-v1 A A/1 "
-                                   "0000000000000000000000000000000000000000000000000000000000000000\n";
+                                   "00000000000000000000000000000000"
+                                   "00000000000000000000000000000000\n";
         for (int junk = 0; junk < 2; junk++) {
                 FILE *f = fopen(path("nul"), "w");
                 assert_non_null(f);
