@@ -38,7 +38,8 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
         fprintf(f,
-                "usage: hub-subscribe --tier public|shared|restricted --hub-key FILE [options]\n"
+                "usage: hub-subscribe --tier public|shared|restricted (--hub-key FILE |\n"
+                "                     --hub-keys FILE)... [options]\n"
                 "\n"
                 "Consume the hub's entity topic of one tier from the beginning, verify the hub's\n"
                 "signature on every message, and keep tables of your own PostgreSQL up to date:\n"
@@ -52,7 +53,12 @@ static void usage(FILE *f)
                 "\n"
                 "options:\n"
                 "  --tier TIER            public, shared or restricted (topic hub.entities.TIER)\n"
-                "  --hub-key FILE         the hub's public key file (hub-ed25519-public-v1 ...)\n"
+                "  --hub-key FILE         a hub public key file (hub-ed25519-public-v1 ...),\n"
+                "                         trusted without a window; repeat it for several\n"
+                "  --hub-keys FILE        a key set: one public key line a line, each with an\n"
+                "                         optional window 'from=TIME until=TIME' (RFC 3339) on\n"
+                "                         the entity's signed updated_at, so the hub's key can\n"
+                "                         rotate with an overlap; '#' starts a comment\n"
                 "  --dsn CONNINFO         your PostgreSQL (default $HUB_SUBSCRIBER_DSN, then\n"
                 "                         $HUB_PG_DSN)\n"
                 "  --brokers LIST         Kafka bootstrap servers (default $HUB_KAFKA_BROKERS)\n"
@@ -73,7 +79,9 @@ static void usage(FILE *f)
 }
 
 struct opts {
-        const char *tier, *key_file, *dsn, *brokers, *topic;
+        const char *tier, *dsn, *brokers, *topic;
+        const char *key_files[HUB_KEYSET_MAX], *keyset_files[HUB_KEYSET_MAX];
+        int n_key_files, n_keyset_files;
         long batch;
         bool once;
         double idle_secs;
@@ -90,7 +98,7 @@ struct run {
         struct opts o;
         hub_store_t *store;
         hub_entity_codec_t *codec;
-        hub_key_t key;
+        hub_keyset_t keys;
         rd_kafka_t *rk;
         char topic[256];
         char tier_upper[16];
@@ -116,6 +124,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
         static const struct option longs[] = {
                 {"tier", required_argument, NULL, 't'},
                 {"hub-key", required_argument, NULL, 'k'},
+                {"hub-keys", required_argument, NULL, 'K'},
                 {"dsn", required_argument, NULL, 'd'},
                 {"brokers", required_argument, NULL, 'b'},
                 {"topic", required_argument, NULL, 'T'},
@@ -136,7 +145,20 @@ static int parse_args(int argc, char **argv, struct opts *o)
                         continue;
                 switch (ch) {
                 case 't': o->tier = optarg; break;
-                case 'k': o->key_file = optarg; break;
+                case 'k':
+                case 'K':
+                        if ((ch == 'k' ? o->n_key_files : o->n_keyset_files) ==
+                            HUB_KEYSET_MAX) {
+                                fprintf(stderr, "hub-subscribe: at most %d --hub-key and "
+                                                "--hub-keys each\n",
+                                        HUB_KEYSET_MAX);
+                                return 2;
+                        }
+                        if (ch == 'k')
+                                o->key_files[o->n_key_files++] = optarg;
+                        else
+                                o->keyset_files[o->n_keyset_files++] = optarg;
+                        break;
                 case 'd': o->dsn = optarg; break;
                 case 'b': o->brokers = optarg; break;
                 case 'T': o->topic = optarg; break;
@@ -194,8 +216,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 fprintf(stderr, "hub-subscribe: --tier must be public, shared or restricted\n");
                 return 2;
         }
-        if (!o->key_file) {
-                fprintf(stderr, "hub-subscribe: --hub-key FILE is required\n");
+        if (!o->n_key_files && !o->n_keyset_files) {
+                fprintf(stderr, "hub-subscribe: --hub-key FILE or --hub-keys FILE is required\n");
                 return 2;
         }
         if (!o->dsn)
@@ -383,10 +405,9 @@ static int handle(struct run *r, rd_kafka_message_t *m, hub_err_t *err)
         avro_value_t *v;
         json_t *j = NULL;
         const char *reason = NULL;
-        int rc = hub_entity_open(r->codec, m->payload, m->payload ? m->len : 0, 0, &r->key, &v,
-                                 NULL, &why);
+        int rc = hub_entity_open_keyset(r->codec, m->payload, m->payload ? m->len : 0, 0,
+                                        &r->keys, &v, NULL, &reason, &why);
         if (rc) {
-                reason = hub_entity_reason(rc);
         } else if ((rc = hub_entity_to_json(v, &j, &why))) {
                 reason = hub_err_name(rc);
         } else {
@@ -545,12 +566,30 @@ int main(int argc, char **argv)
         for (size_t i = 0; r.o.tier[i] && i < sizeof(r.tier_upper) - 1; i++)
                 r.tier_upper[i] = (char)(r.o.tier[i] - 'a' + 'A');
 
-        if (hub_key_load(r.o.key_file, &r.key, &err)) {
-                fprintf(stderr, "hub-subscribe: could not load hub key %s: %s\n", r.o.key_file,
-                        err.msg);
-                goto out;
+        for (int i = 0; i < r.o.n_key_files; i++) {
+                hub_key_t k;
+                int krc = hub_key_load(r.o.key_files[i], &k, &err);
+                if (!krc)
+                        krc = hub_keyset_add(&r.keys, &k, HUB_KEYSET_OPEN_FROM,
+                                             HUB_KEYSET_OPEN_UNTIL, &err);
+                hub_key_wipe(&k); /* only the public half is kept */
+                if (krc) {
+                        fprintf(stderr, "hub-subscribe: could not load hub key %s: %s\n",
+                                r.o.key_files[i], err.msg);
+                        goto out;
+                }
         }
-        hub_key_wipe(&r.key); /* only the public half is needed */
+        for (int i = 0; i < r.o.n_keyset_files; i++) {
+                if (hub_keyset_load(&r.keys, r.o.keyset_files[i], &err)) {
+                        fprintf(stderr, "hub-subscribe: could not load the hub key set: %s\n",
+                                err.msg);
+                        goto out;
+                }
+        }
+        char key_ids[HUB_KEYSET_MAX * (HUB_BATCH_MAX_ID_BYTES + 1) + 1] = "";
+        for (size_t i = 0, o = 0; i < r.keys.n; i++)
+                o += (size_t)snprintf(key_ids + o, sizeof(key_ids) - o, "%s%s", i ? "," : "",
+                                      r.keys.keys[i].key_id);
         if (hub_entity_codec_new(&r.codec, &err) || hub_store_open(r.o.dsn, &r.store, &err) ||
             hub_sub_init(r.store, &err) || kafka_open(&r, &err) || topic_partitions(&r, &err))
                 goto fail;
@@ -561,8 +600,8 @@ int main(int argc, char **argv)
                 hub_err_set(&err, HUB_E_NOMEM, false, "main", "out of memory");
                 goto fail;
         }
-        hub_log(HUB_LOG_INFO, COMP, "starting", "topic=%s partitions=%" PRId32 " hub_key=%s",
-                r.topic, r.nparts, r.key.key_id);
+        hub_log(HUB_LOG_INFO, COMP, "starting", "topic=%s partitions=%" PRId32 " hub_keys=%s",
+                r.topic, r.nparts, key_ids);
         if (assign_from_stored(&r, &err) || loop(&r, &err))
                 goto fail;
         summary(&r, stopping ? "stopped" : "done");

@@ -9,6 +9,7 @@ packages=(
         libutf8proc-dev libidn2-dev libpsl-dev publicsuffix libmicrohttpd-dev libinih-dev
         libcsv-dev
         clang libclang-rt-14-dev # libFuzzer: tests/fuzz, built with -Dfuzz=true
+        valgrind # memcheck for the unit suite: meson test --setup valgrind
         postgresql openjdk-17-jre-headless maven kcat python3 python3-cryptography
         iproute2 # ss: deploy/local/start.sh asks which ports listen
 )

@@ -13,6 +13,7 @@
 #include <hub/entity.h>
 
 #include <assert.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -279,14 +280,51 @@ static int get_span(struct cursor *cur, size_t len, const uint8_t **p, const cha
         return 0;
 }
 
+static int open_keyset(hub_entity_codec_t *c, const void *buf, size_t len, size_t max_bytes,
+                       const hub_keyset_t *keys, avro_value_t **value,
+                       hub_entity_envelope_t *env, const char **reason, hub_err_t *err);
+
 int hub_entity_open(hub_entity_codec_t *c, const void *buf, size_t len, size_t max_bytes,
                     const hub_key_t *hub_key, avro_value_t **value, hub_entity_envelope_t *env,
                     hub_err_t *err)
 {
+        if (!hub_key)
+                return hub_err_set(err, HUB_E_INVAL, false, __func__, "no hub key given");
+        /* One key, no window: only its public half is copied. */
+        hub_keyset_t ks = {0};
+        int rc = hub_keyset_add(&ks, hub_key, HUB_KEYSET_OPEN_FROM, HUB_KEYSET_OPEN_UNTIL, err);
+        if (!rc)
+                rc = hub_entity_open_keyset(c, buf, len, max_bytes, &ks, value, env, NULL, err);
+        return rc;
+}
+
+static int key_reject(const char **reason, const char *code, int rc)
+{
+        if (reason)
+                *reason = code;
+        return rc;
+}
+
+int hub_entity_open_keyset(hub_entity_codec_t *c, const void *buf, size_t len, size_t max_bytes,
+                           const hub_keyset_t *keys, avro_value_t **value,
+                           hub_entity_envelope_t *env, const char **reason, hub_err_t *err)
+{
+        int rc = open_keyset(c, buf, len, max_bytes, keys, value, env, reason, err);
+        if (rc && reason && !*reason)
+                *reason = hub_entity_reason(rc);
+        return rc;
+}
+
+static int open_keyset(hub_entity_codec_t *c, const void *buf, size_t len, size_t max_bytes,
+                       const hub_keyset_t *keys, avro_value_t **value,
+                       hub_entity_envelope_t *env, const char **reason, hub_err_t *err)
+{
         int rc;
+        if (reason)
+                *reason = NULL;
         if (!max_bytes)
                 max_bytes = HUB_ENTITY_DEFAULT_MAX_BYTES;
-        if (!hub_key)
+        if (!keys || !keys->n)
                 return hub_err_set(err, HUB_E_INVAL, false, __func__, "no hub key given");
         /* 1. Size, before anything is read. */
         if (len > max_bytes)
@@ -327,20 +365,21 @@ int hub_entity_open(hub_entity_codec_t *c, const void *buf, size_t len, size_t m
         if (!valid_id(e.key_id, e.key_id_len))
                 return hub_err_set(err, HUB_E_MALFORMED, false, "entity",
                                    "key_id must be 1-64 printable characters without spaces");
-        /* 5. Key: the one this subscriber trusts, by its id. */
-        size_t hkl = strnlen(hub_key->key_id, sizeof(hub_key->key_id));
-        if (hkl != e.key_id_len || memcmp(hub_key->key_id, e.key_id, hkl) != 0)
+        /* 5. Key: one this subscriber trusts, by its id. */
+        const hub_keyset_entry_t *k = hub_keyset_find(keys, e.key_id, e.key_id_len);
+        if (!k)
                 return hub_err_set(err, HUB_E_KEY, false, "entity",
-                                   "signed with key %.*s, not with the hub key %s",
-                                   (int)e.key_id_len, e.key_id, hub_key->key_id);
+                                   "signed with key %.*s, not with a hub key this subscriber "
+                                   "trusts (%s%s)",
+                                   (int)e.key_id_len, e.key_id, keys->keys[0].key_id,
+                                   keys->n > 1 ? ", ..." : "");
         /* 6. Signature over key id, fingerprint and entity bytes. */
         uint8_t digest[HUB_ENTITY_DIGEST_BYTES];
         hub_entity_signed_digest(e.key_id, e.key_id_len, e.fingerprint, e.entity, e.entity_len,
                                  digest);
-        if (crypto_sign_verify_detached(e.signature, digest, sizeof(digest), hub_key->pk) != 0)
+        if (crypto_sign_verify_detached(e.signature, digest, sizeof(digest), k->pk) != 0)
                 return hub_err_set(err, HUB_E_SIGNATURE, false, "entity",
-                                   "signature does not verify with hub key %s",
-                                   hub_key->key_id);
+                                   "signature does not verify with hub key %s", k->key_id);
         /* 7. Writer schema: only the compiled-in one today (schemas/history/entity has no other
          * version yet); an older writer would be read through a resolved writer here. */
         if (memcmp(e.fingerprint, c->fingerprint, HUB_ENTITY_FINGERPRINT_BYTES) != 0)
@@ -351,6 +390,28 @@ int hub_entity_open(hub_entity_codec_t *c, const void *buf, size_t len, size_t m
         if (rc) {
                 hub_err_prefix(err, "malformed entity");
                 return rc;
+        }
+        /* 9. The key's window, at the time the hub signed into the entity. */
+        if (k->valid_from_ms != HUB_KEYSET_OPEN_FROM ||
+            k->valid_until_ms != HUB_KEYSET_OPEN_UNTIL) {
+                avro_value_t f;
+                int64_t at = 0;
+                if (avro_value_get_by_name(&c->value, "updated_at", &f, NULL) ||
+                    avro_value_get_long(&f, &at))
+                        return hub_err_set(err, HUB_E_MALFORMED, false, "entity",
+                                           "entity without updated_at");
+                if (at < k->valid_from_ms)
+                        return key_reject(reason, "KEY_NOT_YET_VALID",
+                                          hub_err_set(err, HUB_E_KEY, false, "entity",
+                                                      "hub key %s is not valid before %" PRId64
+                                                      " ms; entity updated at %" PRId64 " ms",
+                                                      k->key_id, k->valid_from_ms, at));
+                if (at >= k->valid_until_ms)
+                        return key_reject(reason, "KEY_EXPIRED",
+                                          hub_err_set(err, HUB_E_KEY, false, "entity",
+                                                      "hub key %s expired at %" PRId64
+                                                      " ms; entity updated at %" PRId64 " ms",
+                                                      k->key_id, k->valid_until_ms, at));
         }
         *value = &c->value;
         if (env)

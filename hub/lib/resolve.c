@@ -14,6 +14,23 @@ int hub_resolve_key_window(const hub_key_window_t *w, int64_t created_at_ms)
         return HUB_KEYV_OK;
 }
 
+int hub_resolve_key_accept(const hub_key_window_t *w, int64_t created_at_ms, int64_t received_ms)
+{
+        int verdict = hub_resolve_key_window(w, created_at_ms);
+        if (verdict != HUB_KEYV_OK)
+                return verdict;
+        if (w->revoked) {
+                int64_t effective = w->revoked_at_ms > w->revocation_registered_ms
+                                            ? w->revoked_at_ms
+                                            : w->revocation_registered_ms;
+                if (received_ms >= effective)
+                        return HUB_KEYV_REVOKED;
+        }
+        if (w->has_valid_until && received_ms >= w->valid_until_ms)
+                return HUB_KEYV_EXPIRED;
+        return HUB_KEYV_OK;
+}
+
 const char *hub_resolve_key_reason(int verdict)
 {
         switch (verdict) {

@@ -15,6 +15,7 @@
 #include <hub/mlog_store.h>
 #include <hub/report.h>
 #include <hub/resolve.h>
+#include <hub/timestamp.h>
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -299,12 +300,19 @@ static int check_key(hub_ingest_t *ing, const hub_batch_t *b, const char **reaso
 {
         const hub_batch_header_t *h = hub_batch_header(b);
         const char *params[2] = {h->agency, h->key_id};
+        /* Times in whole ms, as created_at is: the key's bounds round up; the receipt (the
+         * transaction's start, the hub's clock) and the revocation's registration (its key
+         * event, in us) round down, so the revocation closes the key no later than it was
+         * registered. */
         PGresult *res = PQexecParams(
                 hub_store_conn(ing->store),
-                "SELECT public_key, ceil(extract(epoch FROM valid_from) * 1000)::bigint,"
-                " ceil(extract(epoch FROM valid_until) * 1000)::bigint,"
-                " ceil(extract(epoch FROM revoked_at) * 1000)::bigint "
-                "FROM agency_keys WHERE agency = $1 AND key_id = $2",
+                "SELECT k.public_key, ceil(extract(epoch FROM k.valid_from) * 1000)::bigint,"
+                " ceil(extract(epoch FROM k.valid_until) * 1000)::bigint,"
+                " ceil(extract(epoch FROM k.revoked_at) * 1000)::bigint,"
+                " (SELECT max(e.at) / 1000 FROM key_events e WHERE e.agency = k.agency"
+                "  AND e.key_id = k.key_id AND e.event = 'revoke'),"
+                " floor(extract(epoch FROM now()) * 1000)::bigint "
+                "FROM agency_keys k WHERE k.agency = $1 AND k.key_id = $2",
                 2, NULL, params, NULL, NULL, 1);
         int rc = hub_store_check(ing->store, res, PGRES_TUPLES_OK, "look up the batch's key", err);
         if (rc)
@@ -322,18 +330,30 @@ static int check_key(hub_ingest_t *ing, const hub_batch_t *b, const char **reaso
                 w.valid_until_ms = be64(PQgetvalue(res, 0, 2));
         if ((w.revoked = !PQgetisnull(res, 0, 3)))
                 w.revoked_at_ms = be64(PQgetvalue(res, 0, 3));
-        int verdict = hub_resolve_key_window(&w, h->created_at_ms);
+        if (!PQgetisnull(res, 0, 4))
+                w.revocation_registered_ms = be64(PQgetvalue(res, 0, 4));
+        int64_t received_ms = be64(PQgetvalue(res, 0, 5));
+        int verdict = hub_resolve_key_accept(&w, h->created_at_ms, received_ms);
         if (verdict != HUB_KEYV_OK) {
-                static const char *const why[] = {"", "is not valid before", "expired at",
-                                                  "was revoked at"};
+                char t1[HUB_TIMESTAMP_MAX], t2[HUB_TIMESTAMP_MAX], t3[HUB_TIMESTAMP_MAX];
                 int64_t at = verdict == HUB_KEYV_NOT_YET_VALID ? w.valid_from_ms
                              : verdict == HUB_KEYV_EXPIRED     ? w.valid_until_ms
                                                                : w.revoked_at_ms;
+                static const char *const why[] = {"", "is not valid before", "expired at",
+                                                  "was revoked at"};
                 *reason = hub_resolve_key_reason(verdict);
-                snprintf(msg, cap,
-                         "could not verify batch: key %s %s %" PRId64 " ms, batch created at "
-                         "%" PRId64 " ms",
-                         h->key_id, why[verdict], at, h->created_at_ms);
+                hub_timestamp_format(at * 1000, t1);
+                hub_timestamp_format(h->created_at_ms * 1000, t2);
+                hub_timestamp_format(received_ms * 1000, t3);
+                int k = snprintf(msg, cap,
+                                 "could not verify batch: key %s of agency %s %s %s; batch "
+                                 "created at %s, received at %s",
+                                 h->key_id, h->agency, why[verdict], t1, t2, t3);
+                if (verdict == HUB_KEYV_REVOKED && w.revocation_registered_ms > 0 && k > 0 &&
+                    (size_t)k < cap) {
+                        hub_timestamp_format(w.revocation_registered_ms * 1000, t1);
+                        snprintf(msg + k, cap - (size_t)k, " (revocation registered at %s)", t1);
+                }
                 rc = 1;
                 goto out;
         }
@@ -400,10 +420,17 @@ static int decode_records(hub_ingest_t *ing, const hub_batch_t *b, struct rec *r
 }
 
 /* Compare every record with the copy stored under its id (one query), and with an earlier
- * record of this batch under the same id. */
-static int dedup(hub_ingest_t *ing, const char *agency, struct rec *recs, size_t n,
-                 struct smap *ids, hub_ingest_result_t *res, hub_err_t *err)
+ * record of this batch under the same id. The same query finds a replay: a record stored from
+ * a batch with this very signature. Ed25519 signatures are deterministic and libsodium accepts
+ * only canonical ones, so one key's signature names one digest: the signature identifies the
+ * batch (header and Merkle root) as the digest would, and a batch that was stored has at least
+ * one record, so the records' primary key finds it without another index. *replay_of is set
+ * to where the batch was first read ("topic[partition]@offset"), or stays NULL. */
+static int dedup(hub_ingest_t *ing, const hub_batch_t *b, struct rec *recs, size_t n,
+                 struct smap *ids, const char **replay_of, hub_ingest_result_t *res,
+                 hub_err_t *err)
 {
+        const char *agency = hub_batch_header(b)->agency;
         const char **names = hub_arena_alloc(ing->arena, (n ? n : 1) * sizeof(char *));
         size_t k = 0;
         if (!names)
@@ -418,11 +445,16 @@ static int dedup(hub_ingest_t *ing, const char *agency, struct rec *recs, size_t
         PGresult *q = NULL;
         if (k) {
                 hub_array_text(&ing->arr, names, k);
-                const char *params[2] = {agency, hub_sqlbuf_str(&ing->arr)};
+                const char *params[3] = {agency, hub_sqlbuf_str(&ing->arr),
+                                         (const char *)hub_batch_signature(b)};
+                int lens[3] = {0, 0, HUB_SIG_BYTES}, fmts[3] = {0, 0, 1};
                 q = PQexecParams(hub_store_conn(ing->store),
-                                 "SELECT record_id, payload_sha256 FROM records "
-                                 "WHERE agency = $1 AND record_id = ANY($2::text[])",
-                                 2, NULL, params, NULL, NULL, 1);
+                                 "SELECT r.record_id, r.payload_sha256, CASE WHEN b.signature = "
+                                 "$3::bytea THEN format('%s[%s]@%s', b.topic, b.partition, "
+                                 "b.\"offset\") END FROM records r JOIN batches b ON b.id = "
+                                 "r.batch_id WHERE r.agency = $1 AND r.record_id = "
+                                 "ANY($2::text[])",
+                                 3, NULL, params, lens, fmts, 1);
                 int rc = hub_store_check(ing->store, q, PGRES_TUPLES_OK,
                                          "look up stored records", err);
                 if (rc) {
@@ -433,6 +465,18 @@ static int dedup(hub_ingest_t *ing, const char *agency, struct rec *recs, size_t
                         int64_t *i = smap_get(ids, PQgetvalue(q, t, 0));
                         if (i && PQgetlength(q, t, 1) == 32)
                                 stored[*i] = (const uint8_t *)PQgetvalue(q, t, 1);
+                        if (!PQgetisnull(q, t, 2) && !*replay_of) {
+                                *replay_of = hub_arena_strdup(ing->arena, PQgetvalue(q, t, 2));
+                                if (!*replay_of) {
+                                        PQclear(q);
+                                        return hub_err_set(err, HUB_E_NOMEM, false, "ingest",
+                                                           "out of memory");
+                                }
+                        }
+                }
+                if (*replay_of) {
+                        PQclear(q);
+                        return 0;
                 }
         }
         int rc = 0;
@@ -896,13 +940,32 @@ static int ingest_records(hub_ingest_t *ing, const hub_ingest_msg_t *m, const hu
                 return hub_err_set(err, HUB_E_NOMEM, false, "ingest", "out of memory");
         memset(recs, 0, n * sizeof(*recs));
         const char *agency = hub_batch_header(b)->agency;
+        const char *replay_of = NULL;
         int rc = decode_records(ing, b, recs, n, &ids, res, err);
         if (!rc)
-                rc = dedup(ing, agency, recs, n, &ids, res, err);
-        if (!rc)
+                rc = dedup(ing, b, recs, n, &ids, &replay_of, res, err);
+        if (!rc && !replay_of)
                 rc = check_corrections(ing, agency, recs, n, &ids, res, err);
         if (rc)
                 return rc;
+        if (replay_of) {
+                /* A replay is refused whole: its records are stored once already, and a
+                 * replay after a correction must not bring the corrected copy back. */
+                char msg[512];
+                const hub_batch_header_t *h = hub_batch_header(b);
+                snprintf(msg, sizeof(msg),
+                         "batch %s/%" PRId64 " of agency %s (key %s) was already accepted from "
+                         "%s: a replay",
+                         h->producer_id, h->batch_seq, h->agency, h->key_id, replay_of);
+                ing->n_rejs = 0;
+                res->reason[0] = '\0';
+                res->duplicates = 0;
+                res->invalid_identifiers = 0;
+                res->batch_rejected = true;
+                res->rejected = n;
+                return add_reject(ing, h->agency, NULL, -1, "BATCH_REPLAYED", msg, m->buf, m->len,
+                                  res, err);
+        }
         size_t n_accept = 0;
         for (size_t i = 0; i < n; i++)
                 n_accept += recs[i].state == R_NEW;

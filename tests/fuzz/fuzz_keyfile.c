@@ -1,5 +1,6 @@
 /* Ed25519 key files (hub_key_load) with any content, written to a file of mode 0600 as an
- * operator's would be, and the same bytes as a public key in hex (hub_key_parse_public_hex). */
+ * operator's would be, the same file as a key set (hub_keyset_load, hub-subscribe --hub-keys),
+ * and the same bytes as a public key in hex (hub_key_parse_public_hex). */
 #include "fuzz.h"
 
 #include <hub/keyfile.h>
@@ -53,6 +54,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         sodium_memzero(sk, sizeof(sk));
                 }
                 hub_key_wipe(&key);
+        }
+        static hub_keyset_t ks; /* about 2 KiB: not on libFuzzer's stack */
+        memset(&ks, 0, sizeof(ks));
+        hub_err_clear(&err);
+        rc = hub_keyset_load(&ks, path, &err);
+        fuzz_check_err(rc, &err);
+        if (rc == 0) {
+                FUZZ_CHECK(ks.n >= 1 && ks.n <= HUB_KEYSET_MAX);
+                for (size_t i = 0; i < ks.n; i++) {
+                        size_t kl = strnlen(ks.keys[i].key_id, sizeof(ks.keys[i].key_id));
+                        FUZZ_CHECK(kl >= 1 && kl <= HUB_BATCH_MAX_ID_BYTES);
+                        FUZZ_CHECK(ks.keys[i].valid_from_ms < ks.keys[i].valid_until_ms);
+                        FUZZ_CHECK(hub_keyset_find(&ks, ks.keys[i].key_id, kl) == &ks.keys[i]);
+                }
         }
         char *hex = fuzz_strndup(data, size);
         uint8_t pk[HUB_PK_BYTES];

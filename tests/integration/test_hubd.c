@@ -11,8 +11,10 @@
 #include <hub/batch.h>
 #include <hub/kafka.h>
 #include <hub/keyfile.h>
+#include <hub/registry.h>
 #include <hub/report.h>
 #include <hub/store.h>
+#include <hub/timestamp.h>
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
@@ -415,12 +417,28 @@ static void test_accept_redeliver_publish(void **state)
                 read_topic(tier_topics[t], e.ends[t], count_msg, &published);
         assert_int_equal(published, (size_t)outbox_rows);
 
-        /* Re-delivery: the same bytes again change nothing but the offsets. */
+        /* A replay: the same signed bytes again, on another partition (a new offset), are
+         * stored nowhere and rejected whole, each with BATCH_REPLAYED and its bytes. */
         for (int b = 0; b < 3; b++)
-                produce(e.a.topic, batches[b], blens[b], b);
+                produce(e.a.topic, batches[b], blens[b], (b + 1) % 3);
         run_hubd(&e, NULL);
         assert_int_equal(scalar(&e, "SELECT count(*) FROM records"), 12);
         assert_int_equal(scalar(&e, "SELECT count(*) FROM batches"), 3);
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM rejects"), 3);
+        for (int b = 0; b < 3; b++) {
+                const char *p[1] = {(const char *)batches[b]};
+                int l[1] = {(int)blens[b]}, f[1] = {1};
+                PGresult *r = PQexecParams(hub_store_conn(e.s),
+                                           "SELECT reason, record_id IS NULL, message FROM "
+                                           "rejects WHERE bytes = $1",
+                                           1, NULL, p, l, f, 0);
+                assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+                assert_int_equal(PQntuples(r), 1);
+                assert_string_equal(PQgetvalue(r, 0, 0), "BATCH_REPLAYED");
+                assert_string_equal(PQgetvalue(r, 0, 1), "t");
+                assert_non_null(strstr(PQgetvalue(r, 0, 2), "already accepted from"));
+                PQclear(r);
+        }
         assert_int_equal(scalar(&e, "SELECT count(*) FROM outbox WHERE topic LIKE "
                                     "'hub.entities.%'"),
                          outbox_rows);
@@ -428,6 +446,8 @@ static void test_accept_redeliver_publish(void **state)
         snprintf(q, sizeof(q), "SELECT sum(next_offset) FROM consumer_offsets WHERE topic = '%s'",
                  e.a.topic);
         assert_int_equal(scalar(&e, q), 6);
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM outbox WHERE topic = 'hub.rejects'"),
+                         3);
 
         free_all(recs, 12);
         free_all(batches, 3);
@@ -743,6 +763,202 @@ static void test_signals(void **state)
         env_done(&e);
 }
 
+/* ---- keys: rotation, revocation, replay (issue "Under fire", item 4) ---- */
+
+/* A report that supersedes (corrects) an earlier record of the agency. */
+static unsigned char *correction(const char *agency, const char *rid, const char *supersedes,
+                                 const char *name, size_t *len)
+{
+        json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:[{s:s, s:s}], s:[{s:s, s:s}], s:[s], "
+                              "s:{s:s, s:[]}, s:s}",
+                              "record_id", rid, "agency", agency, "reported_at",
+                              (json_int_t)1749600000000, "subject_kind", "ORGANIZATION",
+                              "names", "value", name, "kind", "LEGAL", "identifiers", "type",
+                              "PHONE", "value", "0912468357", "violation_categories",
+                              "HANG_GIA", "sensitivity", "tier", "SHARED", "recipients",
+                              "supersedes", supersedes);
+        assert_non_null(j);
+        unsigned char *out = NULL;
+        hub_err_t err = {0};
+        if (hub_report_encode_json(codec, j, &out, len, &err))
+                fail_msg("encode: %s", err.msg);
+        json_decref(j);
+        return out;
+}
+
+/* Register key_id for e's agency A through the registry (as hubctl does: key events in the
+ * log); times in ms since the epoch, 0 for none. */
+static void register_key(struct env *e, const char *key_id, const uint8_t pk[32], int64_t from,
+                         int64_t until)
+{
+        hub_key_registration_t reg = {.agency = e->a.code,
+                                      .key_id = key_id,
+                                      .valid_from = from * 1000,
+                                      .valid_until = until ? until * 1000 : HUB_TS_NONE};
+        memcpy(reg.public_key, pk, 32);
+        hub_err_t err = {0};
+        if (hub_registry_key_register(e->s, &reg, &err))
+                fail_msg("register %s: %s", key_id, err.msg);
+}
+
+/* One batch of one fresh record signed by key_id/sk, created at created_ms, sent to A. */
+struct sent {
+        char rid[32];
+        unsigned char *bytes;
+        size_t len;
+};
+
+static void send_one(struct env *e, struct sent *out, const char *rid, const char *key_id,
+                     const uint8_t *sk, int64_t created_ms)
+{
+        size_t len;
+        snprintf(out->rid, sizeof(out->rid), "%s", rid);
+        unsigned char *r = report(e->a.code, rid, NULL, "SHARED", rid, &len);
+        struct batch_opts o = {e->a.code, key_id, sk, created_ms, false};
+        out->bytes = batch(&o, &r, &len, 1, &out->len);
+        free(r);
+        produce(e->a.topic, out->bytes, out->len, 0);
+}
+
+/* "" when the batch's record was stored, else the reason its batch was rejected with. */
+static void expect_outcome(struct env *e, const struct sent *x, const char *reason)
+{
+        const char *p[2] = {x->rid, (const char *)x->bytes};
+        int l[2] = {0, (int)x->len}, f[2] = {0, 1};
+        PGresult *r = PQexecParams(hub_store_conn(e->s),
+                                   "SELECT (SELECT count(*) FROM records WHERE record_id = $1), "
+                                   "(SELECT string_agg(reason, ',') FROM rejects WHERE bytes = $2)",
+                                   2, NULL, p, l, f, 0);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        const char *stored = PQgetvalue(r, 0, 0), *got = PQgetvalue(r, 0, 1);
+        if (!*reason && (strcmp(stored, "1") != 0 || *got))
+                fail_msg("%s: want accepted, stored %s, rejected \"%s\"", x->rid, stored, got);
+        if (*reason && (strcmp(stored, "0") != 0 || strcmp(got, reason) != 0))
+                fail_msg("%s: want %s, stored %s, rejected \"%s\"", x->rid, reason, stored, got);
+        PQclear(r);
+}
+
+static void test_key_rotation(void **state)
+{
+        (void)state;
+        struct env e;
+        env_init(&e);
+        const int64_t now = hub_timestamp_now() / 1000, H = 3600 * 1000;
+        uint8_t pk_old[32], sk_old[64], pk_new[32], sk_new[64], pk_ret[32], sk_ret[64];
+        crypto_sign_keypair(pk_old, sk_old);
+        crypto_sign_keypair(pk_new, sk_new);
+        crypto_sign_keypair(pk_ret, sk_ret);
+        /* Rotation in progress: old until now + 1 h, new from now - 1 h: the overlap is now. */
+        register_key(&e, "old", pk_old, now - 2 * H, now + H);
+        register_key(&e, "new", pk_new, now - H, 0);
+        /* A rotation already over: retired's window closed an hour ago. */
+        register_key(&e, "retired", pk_ret, now - 3 * H, now - H);
+        struct sent x[6];
+        send_one(&e, &x[0], "ROT-old-in-overlap", "old", sk_old, now - H / 2);
+        send_one(&e, &x[1], "ROT-new-in-overlap", "new", sk_new, now - H / 2);
+        send_one(&e, &x[2], "ROT-old-after", "old", sk_old, now + 2 * H);
+        send_one(&e, &x[3], "ROT-new-after", "new", sk_new, now + 2 * H);
+        /* Signed inside retired's window, but received after it closed: a backdate. */
+        send_one(&e, &x[4], "ROT-retired-backdated", "retired", sk_ret, now - 2 * H);
+        send_one(&e, &x[5], "ROT-new-before", "new", sk_new, now - 2 * H);
+        run_hubd(&e, NULL);
+        expect_outcome(&e, &x[0], "");
+        expect_outcome(&e, &x[1], "");
+        expect_outcome(&e, &x[2], "KEY_EXPIRED");
+        expect_outcome(&e, &x[3], "");
+        expect_outcome(&e, &x[4], "KEY_EXPIRED");
+        expect_outcome(&e, &x[5], "KEY_NOT_YET_VALID");
+        for (int i = 0; i < 6; i++)
+                free(x[i].bytes);
+        env_done(&e);
+}
+
+static void test_key_revocation_and_replay(void **state)
+{
+        (void)state;
+        struct env e;
+        env_init(&e);
+        const int64_t now = hub_timestamp_now() / 1000, H = 3600 * 1000;
+        uint8_t pk_rv[32], sk_rv[64], pk_sch[32], sk_sch[64];
+        crypto_sign_keypair(pk_rv, sk_rv);
+        crypto_sign_keypair(pk_sch, sk_sch);
+        register_key(&e, "rv", pk_rv, now - 3 * H, 0);
+        register_key(&e, "sch", pk_sch, now - 3 * H, 0);
+        /* Accepted while the key is good; then a correction of it. */
+        struct sent before, c1;
+        send_one(&e, &before, "REV-before", "rv", sk_rv, now - 2 * H);
+        send_one(&e, &c1, "COR-1", e.a.key_id, e.a.sk, now - 2 * H);
+        run_hubd(&e, NULL);
+        expect_outcome(&e, &before, "");
+        expect_outcome(&e, &c1, "");
+        size_t len;
+        unsigned char *r2 = correction(e.a.code, "COR-2", "COR-1", "Sửa", &len);
+        struct batch_opts o = {e.a.code, e.a.key_id, e.a.sk, now - H, false};
+        size_t c2len;
+        unsigned char *c2 = batch(&o, &r2, &len, 1, &c2len);
+        produce(e.a.topic, c2, c2len, 1);
+        run_hubd(&e, NULL);
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM records WHERE record_id = 'COR-1' AND "
+                                    "status = 'superseded'"),
+                         1);
+
+        /* rv is found compromised: revoked from an hour ago (backdated), registered now.
+         * sch is retired ahead: revoked from an hour from now. */
+        hub_err_t err = {0};
+        assert_int_equal(hub_registry_key_revoke(e.s, e.a.code, "rv", (now - H) * 1000,
+                                                 "compromised", &err),
+                         0);
+        assert_int_equal(hub_registry_key_revoke(e.s, e.a.code, "sch", (now + H) * 1000,
+                                                 "retired", &err),
+                         0);
+        struct sent x[4];
+        /* Created before the revocation time, but received after it was registered. */
+        send_one(&e, &x[0], "REV-backdated", "rv", sk_rv, now - 2 * H);
+        send_one(&e, &x[1], "REV-after", "rv", sk_rv, now - H / 2);
+        /* The scheduled revocation: signed before its time and received before it, valid;
+         * signed after it, revoked. */
+        send_one(&e, &x[2], "SCH-before", "sch", sk_sch, now - H / 2);
+        send_one(&e, &x[3], "SCH-after", "sch", sk_sch, now + 2 * H);
+        /* The replay of the corrected record's batch, on another partition. */
+        produce(e.a.topic, c1.bytes, c1.len, 2);
+        run_hubd(&e, NULL);
+        expect_outcome(&e, &x[0], "KEY_REVOKED");
+        expect_outcome(&e, &x[1], "KEY_REVOKED");
+        expect_outcome(&e, &x[2], "");
+        expect_outcome(&e, &x[3], "KEY_REVOKED");
+        /* The batch accepted before the revocation stays valid. */
+        expect_outcome(&e, &before, "");
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM records WHERE record_id = "
+                                    "'REV-before' AND status = 'active'"),
+                         1);
+        /* The replay is refused and the correction stands. */
+        {
+                const char *p[1] = {(const char *)c1.bytes};
+                int l[1] = {(int)c1.len}, f[1] = {1};
+                PGresult *r = PQexecParams(hub_store_conn(e.s),
+                                           "SELECT reason, message FROM rejects WHERE bytes = $1",
+                                           1, NULL, p, l, f, 0);
+                assert_int_equal(PQntuples(r), 1);
+                assert_string_equal(PQgetvalue(r, 0, 0), "BATCH_REPLAYED");
+                PQclear(r);
+        }
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM records WHERE record_id = 'COR-1' AND "
+                                    "status = 'superseded'"),
+                         1);
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM batches"), 4);
+        /* The message names the revocation's registration, for the operator. */
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM rejects WHERE reason = 'KEY_REVOKED' "
+                                    "AND message LIKE '%revocation registered at%'"),
+                         3);
+        free(before.bytes);
+        free(c1.bytes);
+        free(c2);
+        free(r2);
+        for (int i = 0; i < 4; i++)
+                free(x[i].bytes);
+        env_done(&e);
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2) {
@@ -774,6 +990,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_rejects),
                 cmocka_unit_test(test_sigkill_restart),
                 cmocka_unit_test(test_signals),
+                cmocka_unit_test(test_key_rotation),
+                cmocka_unit_test(test_key_revocation_and_replay),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);
         unlink(keyfile);

@@ -386,6 +386,132 @@ static void test_usage(void **state)
         free(out);
 }
 
+/* ---- the hub's key rotates: a key set with windows ---- */
+
+/* hub-subscribe --once with key options (each "--hub-key"/"--hub-keys" and its file). */
+static int run_with_keys(const char *topic, const char *dsn, const char *log,
+                         const char *const *key_args, int n)
+{
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+                if (fd >= 0) {
+                        dup2(fd, 1);
+                        dup2(fd, 2);
+                }
+                const char *argv[32];
+                int k = 0;
+                const char *fixed[] = {prog, "--tier", "shared", "--topic", topic, "--dsn", dsn,
+                                       "--brokers", brokers, "--once"};
+                for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+                        argv[k++] = fixed[i];
+                for (int i = 0; i < n; i++)
+                        argv[k++] = key_args[i];
+                argv[k] = NULL;
+                execv(prog, (char *const *)argv);
+                _exit(127);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void send_at(rd_kafka_t *rk, const char *topic, int n, long long updated_ms,
+                    const hub_key_t *key)
+{
+        json_t *v = view(n, 1, false, NULL);
+        json_object_set_new(v, "updated_at", json_integer(updated_ms));
+        send_view(rk, topic, v, key);
+}
+
+static void test_hub_key_rotation(void **state)
+{
+        (void)state;
+        char dsn[512], dsn2[512], topic[128], log[256], set[256], pub2[256];
+        hub_test_fresh_db("subscribe", dsn, sizeof(dsn));
+        hub_test_fresh_db("subscribe", dsn2, sizeof(dsn2));
+        snprintf(log, sizeof(log), "%s/rotation.log", tmpdir);
+        snprintf(set, sizeof(set), "%s/hub-keys", tmpdir);
+        snprintf(pub2, sizeof(pub2), "%s/hub2.pub", tmpdir);
+        hub_key_t hub2;
+        hub_err_t err = {0};
+        assert_int_equal(hub_key_generate("HUB", "HUB/2", &hub2, &err), 0);
+        assert_int_equal(hub_key_write_public(&hub2, pub2, &err), 0);
+        /* HUB/1 until 1 February, HUB/2 from 15 January: the overlap is the second half of
+         * January, on the time the hub signed into each entity (updated_at). */
+        char h1[65], h2[65];
+        sodium_bin2hex(h1, sizeof(h1), hub.pk, 32);
+        sodium_bin2hex(h2, sizeof(h2), hub2.pk, 32);
+        FILE *f = fopen(set, "w");
+        assert_non_null(f);
+        fprintf(f, "# the hub's keys\n"
+                   "hub-ed25519-public-v1 HUB HUB/1 %s until=2026-02-01T00:00:00Z\n\n"
+                   "hub-ed25519-public-v1 HUB HUB/2 %s from=2026-01-15\n",
+                h1, h2);
+        fclose(f);
+        const long long jan10 = 1768003200000LL, jan20 = 1768867200000LL,
+                        feb10 = 1770681600000LL;
+        rd_kafka_t *rk = producer();
+        new_topic(rk, topic, sizeof(topic));
+        send_at(rk, topic, 21, jan10, &hub);  /* old key, before the overlap */
+        send_at(rk, topic, 22, jan20, &hub);  /* old key, in the overlap */
+        send_at(rk, topic, 23, jan20, &hub2); /* new key, in the overlap */
+        send_at(rk, topic, 24, feb10, &hub);  /* old key after its window: KEY_EXPIRED */
+        send_at(rk, topic, 25, feb10, &hub2); /* new key after the overlap */
+        send_at(rk, topic, 26, jan10, &hub2); /* new key before its window */
+        send_at(rk, topic, 27, jan20, &other); /* a key not in the set */
+        /* HUB/2's id with another key: the set's key, not the id, decides. */
+        hub_key_t imposter = other;
+        snprintf(imposter.key_id, sizeof(imposter.key_id), "HUB/2");
+        send_at(rk, topic, 28, jan20, &imposter);
+        flush(rk);
+
+        const char *with_set[] = {"--hub-keys", set};
+        assert_int_equal(run_with_keys(topic, dsn, log, with_set, 2), 0);
+        PGconn *c = PQconnectdb(dsn);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        assert_query(c, "SELECT string_agg(entity_id, ' ' ORDER BY entity_id) FROM hub_entities",
+                     "E21 E22 E23 E25");
+        assert_query(c, "SELECT string_agg(reason, ' ' ORDER BY reason) "
+                        "FROM hub_subscriber_rejects",
+                     "KEY_EXPIRED KEY_NOT_YET_VALID KEY_UNKNOWN SIGNATURE_INVALID");
+        PQfinish(c);
+        char *out = slurp(log);
+        assert_non_null(strstr(out, "hub_keys=HUB/1,HUB/2"));
+        free(out);
+
+        /* Two plain --hub-key files: both keys trusted, without windows. */
+        const char *two[] = {"--hub-key", pubfile, "--hub-key", pub2};
+        assert_int_equal(run_with_keys(topic, dsn2, log, two, 4), 0);
+        c = PQconnectdb(dsn2);
+        assert_int_equal(PQstatus(c), CONNECTION_OK);
+        assert_query(c, "SELECT string_agg(entity_id, ' ' ORDER BY entity_id) FROM hub_entities",
+                     "E21 E22 E23 E24 E25 E26");
+        assert_query(c, "SELECT string_agg(reason, ' ' ORDER BY reason) "
+                        "FROM hub_subscriber_rejects",
+                     "KEY_UNKNOWN SIGNATURE_INVALID");
+        PQfinish(c);
+
+        /* A key set that is not one is refused at start-up, naming the file and line. */
+        f = fopen(set, "w");
+        assert_non_null(f);
+        fprintf(f, "hub-ed25519-public-v1 HUB HUB/1 %s until=2026-02-01T00:00:00Z\n"
+                   "hub-ed25519-public-v1 HUB HUB/2 %s from=soon\n",
+                h1, h2);
+        fclose(f);
+        assert_int_equal(run_with_keys(topic, dsn2, log, with_set, 2), 1);
+        out = slurp(log);
+        assert_non_null(strstr(out, "line 2"));
+        assert_non_null(strstr(out, set));
+        free(out);
+
+        hub_key_wipe(&hub2);
+        rd_kafka_destroy(rk);
+        hub_test_drop_db(dsn);
+        hub_test_drop_db(dsn2);
+}
+
 int main(int argc, char **argv)
 {
         if (argc != 2) {
@@ -412,6 +538,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_usage),
                 cmocka_unit_test(test_materialise),
                 cmocka_unit_test(test_killed_and_restarted),
+                cmocka_unit_test(test_hub_key_rotation),
         };
         int rc = cmocka_run_group_tests(tests, NULL, NULL);
         hub_entity_codec_free(codec);

@@ -34,6 +34,39 @@ static void test_key_window(void **state)
         assert_string_equal(hub_resolve_key_reason(HUB_KEYV_NOT_YET_VALID), "KEY_NOT_YET_VALID");
 }
 
+/* The hub's rule: the signed creation time inside the window AND the hub's receipt before the
+ * window closed at the hub. Each assertion fails if one half of the rule is dropped. */
+static void test_key_accept(void **state)
+{
+        (void)state;
+        /* Rotation: the old key 1000..2000, the new one from 1500: both inside the overlap. */
+        hub_key_window_t old = {.valid_from_ms = 1000, .has_valid_until = true,
+                                .valid_until_ms = 2000};
+        hub_key_window_t new = {.valid_from_ms = 1500};
+        assert_int_equal(hub_resolve_key_accept(&old, 1600, 1700), HUB_KEYV_OK);
+        assert_int_equal(hub_resolve_key_accept(&new, 1600, 1700), HUB_KEYV_OK);
+        /* After the overlap only the new key: by signed time, and by receipt (backdated). */
+        assert_int_equal(hub_resolve_key_accept(&old, 2000, 2000), HUB_KEYV_EXPIRED);
+        assert_int_equal(hub_resolve_key_accept(&old, 1999, 2000), HUB_KEYV_EXPIRED);
+        assert_int_equal(hub_resolve_key_accept(&old, 1999, 1999), HUB_KEYV_OK);
+        assert_int_equal(hub_resolve_key_accept(&new, 2500, 2600), HUB_KEYV_OK);
+        assert_int_equal(hub_resolve_key_accept(&new, 1499, 1600), HUB_KEYV_NOT_YET_VALID);
+        /* Revocation registered at 3000, effective from 2500 (backdated: a compromise found
+         * late). Received before 3000: created before 2500 stays valid, after is revoked.
+         * Received from 3000 on: everything is refused, whatever created_at claims. */
+        hub_key_window_t k = {.valid_from_ms = 1000, .revoked = true, .revoked_at_ms = 2500,
+                              .revocation_registered_ms = 3000};
+        assert_int_equal(hub_resolve_key_accept(&k, 2499, 2999), HUB_KEYV_OK);
+        assert_int_equal(hub_resolve_key_accept(&k, 2500, 2999), HUB_KEYV_REVOKED);
+        assert_int_equal(hub_resolve_key_accept(&k, 2000, 3000), HUB_KEYV_REVOKED);
+        /* Revocation scheduled ahead (registered 3000, effective 4000): batches created
+         * before 4000 and received before it are valid; the receipt at 4000 closes it. */
+        k.revoked_at_ms = 4000;
+        assert_int_equal(hub_resolve_key_accept(&k, 3500, 3600), HUB_KEYV_OK);
+        assert_int_equal(hub_resolve_key_accept(&k, 4000, 3600), HUB_KEYV_REVOKED);
+        assert_int_equal(hub_resolve_key_accept(&k, 3500, 4000), HUB_KEYV_REVOKED);
+}
+
 static void test_record(void **state)
 {
         (void)state;
@@ -83,6 +116,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_key_window),
+                cmocka_unit_test(test_key_accept),
                 cmocka_unit_test(test_record),
                 cmocka_unit_test(test_entity),
                 cmocka_unit_test(test_tiers),

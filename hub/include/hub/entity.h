@@ -114,6 +114,15 @@ int hub_entity_open(hub_entity_codec_t *c, const void *buf, size_t len, size_t m
                     const hub_key_t *hub_key, avro_value_t **value, hub_entity_envelope_t *env,
                     hub_err_t *err);
 
+/* The same with a set of hub keys (so that the hub's key can rotate with an overlap): step 5
+ * picks the key by the envelope's key_id (none in the set: KEY_UNKNOWN), step 6 verifies with
+ * it, and after step 8 the entity's signed updated_at must lie in that key's window
+ * [valid_from, valid_until) — before it KEY_NOT_YET_VALID, from its end KEY_EXPIRED (both
+ * HUB_E_KEY). On failure *reason (optional) gets the stable reason code. */
+int hub_entity_open_keyset(hub_entity_codec_t *c, const void *buf, size_t len, size_t max_bytes,
+                           const hub_keyset_t *keys, avro_value_t **value,
+                           hub_entity_envelope_t *env, const char **reason, hub_err_t *err);
+
 /* The stable reason code of an hub_entity_open() failure (negative or positive code):
  * KEY_UNKNOWN for HUB_E_KEY, SCHEMA_UNKNOWN for HUB_E_SCHEMA, hub_err_name() otherwise. */
 const char *hub_entity_reason(int code);

@@ -24,6 +24,7 @@ typedef struct hub_key_window {
         int64_t valid_until_ms; /* exclusive */
         bool revoked;
         int64_t revoked_at_ms; /* effective from this instant: earlier batches stay valid */
+        int64_t revocation_registered_ms; /* when the hub registered the revocation */
 } hub_key_window_t;
 
 enum {
@@ -37,6 +38,15 @@ enum {
  * is checked first: a revoked key is reported as revoked even outside its window, since that
  * is what an operator needs to know. */
 int hub_resolve_key_window(const hub_key_window_t *w, int64_t created_at_ms);
+
+/* The hub's rule for a batch it receives (hub/store/README.md, "Key windows: which time"):
+ * hub_resolve_key_window() at the batch's signed created_at_ms, AND the hub's own clock at
+ * receipt, received_ms, before the key's window closed there: before valid_until, and before
+ * the revocation took effect at the hub, the later of revoked_at and revocation_registered_ms
+ * (when the hub registered it). created_at is signed by the key itself, so a stolen key can
+ * backdate it; the receipt time is the hub's and cannot be. A batch received after the window
+ * closed is rejected even when it claims an earlier creation (KEY_EXPIRED, KEY_REVOKED). */
+int hub_resolve_key_accept(const hub_key_window_t *w, int64_t created_at_ms, int64_t received_ms);
 
 /* The stable reject reason of a HUB_KEYV_* value: "KEY_NOT_YET_VALID", "KEY_EXPIRED",
  * "KEY_REVOKED"; "OK" for HUB_KEYV_OK. */
