@@ -60,5 +60,7 @@ int ctl_cmd_evidence(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_verify(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_provenance(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_identifiers(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_analyst(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_judge(ctl_t *ctl, int argc, char **argv);
 
 #endif

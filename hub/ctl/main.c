@@ -24,6 +24,9 @@ static const char usage_text[] =
         "  entity show E<id>       an entity with its names, identifiers and sources\n"
         "  status                  counts, rejects, outbox backlog and consumer lag\n"
         "  identifiers noisy       values the over-correlation guard stopped merging on\n"
+        "  analyst add|revoke|list analysts and their signing keys\n"
+        "  judge same|not-same|split|undo|list\n"
+        "                          analysts' signed judgements on entities\n"
         "  provenance E<id>|ID     every value's sources, verified up to a signed tree head\n"
         "  evidence AGENCY/ID      write a record's offline-verifiable evidence bundle\n"
         "  verify BUNDLE           check an evidence bundle offline (public keys only)\n"
@@ -170,6 +173,8 @@ static const struct {
         {"log", ctl_cmd_log},     {"evidence", ctl_cmd_evidence}, {"verify", ctl_cmd_verify},
         {"provenance", ctl_cmd_provenance},
         {"identifiers", ctl_cmd_identifiers},
+        {"analyst", ctl_cmd_analyst},
+        {"judge", ctl_cmd_judge},
 };
 
 int main(int argc, char **argv)

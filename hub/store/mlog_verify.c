@@ -4,6 +4,7 @@
 #include "mlog_internal.h"
 #include "sqlbuf.h"
 
+#include <hub/judgement_store.h>
 #include <hub/mlog_store.h>
 
 #include <stdarg.h>
@@ -644,6 +645,8 @@ int hub_mlog_verify(hub_store_t *s, const hub_key_t *hub_pub,
                 rc = check_agency_keys(&v, err);
         if (!rc)
                 rc = check_unlogged(&v, err);
+        if (!rc)
+                rc = hub_judgement_verify_log(s, problem, arg, &stats->problems, err);
 out:
         for (size_t i = 0; rl && i < nr; i++) {
                 free(rl[i].agency);
