@@ -118,8 +118,8 @@ int hub_judgement_verify(const hub_judgement_t *j, const uint8_t pk[HUB_PK_BYTES
         free(m);
         if (rc)
                 return hub_err_set(err, HUB_E_SIGNATURE, false, "judgement",
-                                   "the signature does not verify with key %s/%s", j->analyst,
-                                   j->key_id);
+                                   "the signature does not verify with key %s of analyst %s",
+                                   j->key_id, j->analyst);
         return 0;
 }
 

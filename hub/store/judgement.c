@@ -913,9 +913,9 @@ static int check_judgements(struct check *c, hub_err_t *err)
                 if (!have_pk) {
                         report(c, "judgement", ref, "signed with a key no analyst has");
                 } else if (!have_sig || hub_judgement_verify(&j, pk, sig, &e)) {
-                        snprintf(msg, sizeof(msg), "the row does not verify with %s/%s's key: "
-                                 "changed after it was signed",
-                                 j.analyst, j.key_id);
+                        snprintf(msg, sizeof(msg), "the row does not verify with key %s of "
+                                 "analyst %s: changed after it was signed",
+                                 j.key_id, j.analyst);
                         report(c, "judgement", ref, msg);
                 }
                 if (PQgetisnull(r, t, 13)) {

@@ -202,6 +202,9 @@ if "$hubctl" judge not-same "E$a" "$t1" --reason "x" --key "$tmp/lan.key" \
         fail "not-same was accepted on one entity"
 fi
 grep -q "use split\|judge split" "$tmp/out" || { cat "$tmp/out"; fail "not-same on one entity does not point to split"; }
+"$hubctl" judge list "E$a" >"$tmp/list" 2>&1 || { cat "$tmp/list"; fail "hubctl judge list"; }
+grep -q "^$jn not-same E$a E$b" "$tmp/list" && grep -q "by LAN (key LAN/1) .*undone at" "$tmp/list" ||
+        { cat "$tmp/list"; fail "hubctl judge list does not show the judgements"; }
 echo "ok: judge not-same -> a record with both identifiers gives a candidate, not a merge"
 
 # ---- keys: unregistered, wrong, revoked ----

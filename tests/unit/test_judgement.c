@@ -76,7 +76,7 @@ static void test_sign_verify(void **state)
         assert_int_equal(hub_judgement_verify(&j, k.pk, sig, NULL), 0);
         hub_err_t err = {0};
         assert_int_equal(hub_judgement_verify(&j, other.pk, sig, &err), -HUB_E_SIGNATURE);
-        assert_non_null(strstr(err.msg, "does not verify with key LAN/LAN/1"));
+        assert_non_null(strstr(err.msg, "does not verify with key LAN/1 of analyst LAN"));
         /* Every field is signed. */
         hub_judgement_t c = j;
         c.kind = "same";
