@@ -7,7 +7,8 @@
 #  4. `judge undo` of the split merges it back (redirect); `judge undo` of the same gives the
 #     absorbed entity its record back (published again, split_from the survivor);
 #  5. `judge not-same` on the pair: a later record carrying both identifiers does not merge
-#     them (a candidate with merge_refused instead), and `judge same` on it is refused;
+#     them (the pair stays a candidate), and `judge same` on it is refused; once the not-same
+#     is undone, `judge same` merges them;
 #  6. a judgement signed by an unregistered key, a wrong key or a revoked key is refused with
 #     exit 1 and a clear message, and nothing is stored;
 #  7. `hubctl log verify` passes, then fails on a judgement row changed in PostgreSQL;
@@ -207,10 +208,18 @@ grep -q "^$jn not-same E$a E$b" "$tmp/list" && grep -q "by LAN (key LAN/1) .*und
         { cat "$tmp/list"; fail "hubctl judge list does not show the judgements"; }
 echo "ok: judge not-same -> a record with both identifiers gives a candidate, not a merge"
 
+# ---- undo the not-same: the pair may merge again ----
+judge undo "$jn" --reason "new evidence: one director after all"
+judge same "E$a" "E$b" --reason "same director and address"
+js2=$(q "SELECT max(id) FROM judgements WHERE kind = 'same'")
+[ "$(q "SELECT merged_into FROM entities WHERE id = $new")" = "$old" ] ||
+        fail "the pair did not merge once the not-same was undone"
+echo "ok: judge undo of not-same -> the pair merges again"
+
 # ---- keys: unregistered, wrong, revoked ----
 count=$(q "SELECT count(*) FROM judgements")
 refused() { # EXPECTED_MESSAGE KEYFILE
-        "$hubctl" judge not-same "E$a" "E$b" --reason "x" --key "$2" \
+        "$hubctl" judge undo "$js2" --reason "x" --key "$2" \
                 --hub-key "$HUB_MAIN_STATE/keys/hub.key" >"$tmp/out" 2>&1
         local rc=$?
         [ $rc = 1 ] || { cat "$tmp/out"; fail "a judgement with $2 exited $rc, not 1"; }
