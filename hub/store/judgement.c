@@ -942,7 +942,8 @@ static int check_judgements(struct check *c, hub_err_t *err)
                         report(c, "judgement", ref,
                                PQgetvalue(r, t, 15)[0] == 't'
                                        ? "marked undone, but no undo judgement undoes it"
-                                       : "an undo judgement undoes it, but it is not marked undone");
+                                       : "an undo judgement undoes it, but it is not marked "
+                                         "undone");
                 free(rv);
                 json_decref(recs);
         }
@@ -964,8 +965,8 @@ static int check_keys(struct check *c, hub_err_t *err)
                          PQgetvalue(r, t, 1));
                 uint8_t pk[HUB_PK_BYTES] = {0};
                 unhex(PQgetvalue(r, t, 2), pk, sizeof(pk));
-                for (int ev = HUB_JUDGEMENT_LEAF_KEY_REGISTER; !rc && ev <= HUB_JUDGEMENT_LEAF_KEY_REVOKE;
-                     ev++) {
+                for (int ev = HUB_JUDGEMENT_LEAF_KEY_REGISTER;
+                     !rc && ev <= HUB_JUDGEMENT_LEAF_KEY_REVOKE; ev++) {
                         bool reg = ev == HUB_JUDGEMENT_LEAF_KEY_REGISTER;
                         int at_col = reg ? 3 : 5, leaf_col = reg ? 4 : 7;
                         if (!reg && PQgetisnull(r, t, 5) && PQgetisnull(r, t, 7))

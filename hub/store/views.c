@@ -212,8 +212,8 @@ int hub_views_write(hub_views_t *v, hub_store_t *s, const int64_t *ids, size_t n
         PGconn *c = hub_store_conn(s);
         PGresult *e = PQexecParams(c,
                                    "SELECT id, kind, version, merged_into,"
-                                   " floor(extract(epoch FROM updated_at) * 1000)::bigint, split_from "
-                                   "FROM entities WHERE id = ANY($1::bigint[]) ORDER BY id",
+                                   " floor(extract(epoch FROM updated_at) * 1000)::bigint,"
+                                   " split_from FROM entities WHERE id = ANY($1::bigint[]) ORDER BY id",
                                    1, NULL, p, NULL, NULL, 0);
         PGresult *q = NULL, *pub = NULL;
         int rc = hub_store_check(s, e, PGRES_TUPLES_OK, "read changed entities", err);
