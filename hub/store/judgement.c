@@ -4,8 +4,10 @@
 #include "merge.h"
 #include "views.h"
 
+#include <hub/entity.h>
 #include <hub/judgement_store.h>
 #include <hub/mlog.h>
+#include <hub/resolve.h>
 #include <hub/timestamp.h>
 
 #include <inttypes.h>
@@ -612,6 +614,75 @@ static int cmp_i64(const void *x, const void *y)
         return (a > b) - (a < b);
 }
 
+/* A tier where entity `id` was published before but has nothing visible any more (a split
+ * took every record of that tier out): views.c writes no view there, so the tier's subscribers
+ * would keep the old copy, with identifiers that moved to another entity. It gets a withdrawn
+ * view at the new version instead (the subscriber deletes its copy). */
+static int withdraw_vanished(hub_store_t *s, const hub_key_t *hub_key, int64_t id,
+                             size_t *rows, hub_err_t *err)
+{
+        char ids[24];
+        fmt(ids, sizeof(ids), id);
+        const char *p[1] = {ids};
+        int rc;
+        PGresult *r = run(s,
+                          "SELECT DISTINCT o.topic, e.kind, e.version, e.split_from, "
+                          "floor(extract(epoch FROM e.updated_at) * 1000)::bigint FROM outbox o "
+                          "JOIN entities e ON e.id = o.entity_id WHERE o.entity_id = $1 AND "
+                          "o.topic LIKE 'hub.entities.%' AND NOT EXISTS (SELECT 1 FROM outbox n "
+                          "WHERE n.entity_id = $1 AND n.topic = o.topic AND n.version = "
+                          "e.version) ORDER BY 1",
+                          1, p, PGRES_TUPLES_OK, "look for tiers an entity left", &rc, err);
+        if (!r)
+                return rc;
+        hub_entity_codec_t *codec = NULL;
+        if (PQntuples(r) && (rc = hub_entity_codec_new(&codec, err)))
+                goto out;
+        for (int t = 0; !rc && t < PQntuples(r); t++) {
+                int tier = -1;
+                for (int i = 0; i < HUB_TIER__COUNT; i++)
+                        if (strcmp(PQgetvalue(r, t, 0) + strlen("hub.entities."),
+                                   hub_tier_topic_suffix(i)) == 0)
+                                tier = i;
+                if (tier < 0)
+                        continue;
+                char eid[32], split[32];
+                snprintf(eid, sizeof(eid), "E%s", ids);
+                snprintf(split, sizeof(split), "E%s", PQgetvalue(r, t, 3));
+                json_t *view = json_pack(
+                        "{s:s, s:s, s:I, s:s, s:[], s:[], s:[], s:[], s:n, s:o, s:b, s:I}",
+                        "entity_id", eid, "kind", PQgetvalue(r, t, 1), "version",
+                        (json_int_t)i64(PQgetvalue(r, t, 2)), "tier", hub_tier_name(tier),
+                        "names", "identifiers", "categories", "sources", "merged_into",
+                        "split_from",
+                        PQgetisnull(r, t, 3) ? json_null() : json_string(split), "withdrawn",
+                        1, "updated_at", (json_int_t)i64(PQgetvalue(r, t, 4)));
+                unsigned char *env = NULL;
+                size_t env_len = 0;
+                rc = view ? hub_entity_sign_json(codec, view, hub_key, &env, &env_len, err)
+                          : NOMEM();
+                json_decref(view);
+                if (rc)
+                        break;
+                const char *pv[5] = {PQgetvalue(r, t, 0), eid, (const char *)env, ids,
+                                     PQgetvalue(r, t, 2)};
+                int lens[5] = {0, (int)strlen(eid), (int)env_len, 0, 0};
+                int fmts[5] = {0, 1, 1, 0, 0};
+                PGresult *w = PQexecParams(hub_store_conn(s),
+                                           "INSERT INTO outbox (topic, key, payload, entity_id, "
+                                           "version) VALUES ($1, $2, $3, $4, $5)",
+                                           5, NULL, pv, lens, fmts, 0);
+                rc = hub_store_check(s, w, PGRES_COMMAND_OK, "queue a withdrawn view", err);
+                PQclear(w);
+                *rows += !rc;
+                free(env);
+        }
+out:
+        hub_entity_codec_free(codec);
+        PQclear(r);
+        return rc;
+}
+
 static int republish(struct apply *a, const hub_key_t *hub_key, hub_err_t *err)
 {
         if (!a->n_changed)
@@ -636,6 +707,8 @@ static int republish(struct apply *a, const hub_key_t *hub_key, hub_err_t *err)
                 return rc;
         rc = hub_views_write(v, a->s, a->changed, a->n_changed, &a->res->outbox, err);
         hub_views_free(v);
+        if (!rc && a->res->from)
+                rc = withdraw_vanished(a->s, hub_key, a->res->from, &a->res->outbox, err);
         return rc;
 }
 

@@ -62,10 +62,10 @@ judge() {
 }
 # A valid tax code of this run (10 digits, check digit by the tax office's weights), so that
 # the records other tests left on the broker never share an identifier with these.
-tax_code() {
-        local n=$1 w=(31 29 23 19 17 13 7 5 3) s d r
+tax_code() { # PREFIX N
+        local n=$2 w=(31 29 23 19 17 13 7 5 3) s d r
         while :; do
-                d=$(printf '03%07d' "$n")
+                d=$(printf '%s%07d' "$1" "$n")
                 s=0
                 for i in 0 1 2 3 4 5 6 7 8; do s=$((s + ${d:i:1} * w[i])); done
                 r=$((10 - s % 11))
@@ -74,12 +74,15 @@ tax_code() {
         done
 }
 tag=$$
-t1=$(tax_code $((tag % 4000000 * 2)))
+t1=$(tax_code 03 $((tag % 9000000)))
+t2=$(tax_code 01 $((tag % 9000000)))
 dom=hn$tag-vidu.vn
 
 cat >"$tmp/one.jsonl" <<JSON
 {"record_id": "J$tag-1", "source_agency": "QLTT", "reported_at": "2025-04-01", "subject_type": "organization", "name": "Công ty TNHH Phán Quyết", "tax_code": "$t1"}
 {"record_id": "J$tag-2", "source_agency": "HQ", "reported_at": "2025-04-02", "subject_type": "organization", "name": "PHAN QUYET TRADING", "domains": ["$dom"]}
+{"record_id": "J$tag-4", "source_agency": "QLTT", "reported_at": "2025-04-04", "subject_type": "organization", "name": "Công ty TNHH Hai Tầng", "tax_code": "$t2"}
+{"record_id": "J$tag-5", "source_agency": "CA", "reported_at": "2025-04-05", "subject_type": "organization", "name": "Công ty TNHH Hai Tầng", "tax_code": "$t2"}
 JSON
 "$root/deploy/main-job.sh" "$build" "$tmp/one.jsonl" >"$tmp/run1" 2>&1 ||
         { cat "$tmp/run1"; fail "main job exited $? on the first rows"; }
@@ -215,6 +218,26 @@ js2=$(q "SELECT max(id) FROM judgements WHERE kind = 'same'")
 [ "$(q "SELECT merged_into FROM entities WHERE id = $new")" = "$old" ] ||
         fail "the pair did not merge once the not-same was undone"
 echo "ok: judge undo of not-same -> the pair merges again"
+
+# ---- a split that leaves nothing visible in the subscriber's tier ----
+# E$c holds a SHARED record and a RESTRICTED one; the SHARED one moves out: the shared tier
+# gets E$c withdrawn (nothing of it is visible there any more) and the new entity with the tax
+# code, so no copy with the tax code is left behind.
+c=$(q "SELECT entity_id FROM records WHERE record_id = 'J$tag-4'")
+ag4=$(q "SELECT agency FROM records WHERE record_id = 'J$tag-4'")
+[ "$(q "SELECT entity_id FROM records WHERE record_id = 'J$tag-5'")" = "$c" ] ||
+        fail "the two records with one tax code are not one entity"
+[ "$(qs "SELECT count(*) FROM hub_entities WHERE entity_id = 'E$c'")" = 1 ] ||
+        fail "the subscriber does not hold E$c"
+judge split "E$c" --records "$ag4/J$tag-4" --reason "the market inspectors' shop is another one"
+n2=$(q "SELECT new_entity FROM judgements WHERE kind = 'split' ORDER BY id DESC LIMIT 1")
+publish
+[ "$(qs "SELECT count(*) FROM hub_entities WHERE entity_id = 'E$c'")" = 0 ] ||
+        fail "the shared subscriber keeps E$c, which has nothing left in its tier"
+[ "$(qs "SELECT string_agg(entity_id || ' ' || coalesce(split_from, '-'), ',')
+        FROM hub_entity_identifiers JOIN hub_entities USING (entity_id) WHERE value = '$t2'")" = "E$n2 E$c" ] ||
+        { qs "SELECT * FROM hub_entity_identifiers WHERE value = '$t2'"; fail "the tax code is not under E$n2 (split_from E$c) only"; }
+echo "ok: judge split of the tier's only record -> E$c withdrawn from the tier, E$n2 holds the tax code"
 
 # ---- keys: unregistered, wrong, revoked ----
 count=$(q "SELECT count(*) FROM judgements")
