@@ -123,9 +123,12 @@ static void print_text(json_t *d)
         if (json_array_size(m)) {
                 printf("\njudgements:\n");
                 json_array_foreach(m, i, v)
-                        printf("  %s %s %s by %s (key %s) at %s: %s\n", str(v, "kind"),
-                               str(v, "entity_a"), str(v, "entity_b"), str(v, "analyst"),
-                               str(v, "key_id"), str(v, "created_at"), str(v, "reason"));
+                        printf("  %s %s %s by %s (key %s) at %s%s, log leaf %s: %s\n",
+                               str(v, "kind"), str(v, "entity_a"), str(v, "entity_b"),
+                               str(v, "analyst"), str(v, "key_id"), str(v, "created_at"),
+                               json_is_string(json_object_get(v, "revoked_at")) ? ", undone"
+                                                                                : "",
+                               str(v, "leaf_index"), str(v, "reason"));
         }
         printf("\n%s\n", json_is_true(json_object_get(d, "verified"))
                                  ? "verified: every source record is signed by its agency and "

@@ -70,5 +70,7 @@ int ctl_cmd_identifiers(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_api_token(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_kafka(ctl_t *ctl, int argc, char **argv);
 int ctl_cmd_bins(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_analyst(ctl_t *ctl, int argc, char **argv);
+int ctl_cmd_judge(ctl_t *ctl, int argc, char **argv);
 
 #endif

@@ -25,6 +25,9 @@ static const char usage_text[] =
         "  status                  counts, rejects, outbox backlog and consumer lag\n"
         "  identifiers noisy       values the over-correlation guard stopped merging on\n"
         "  bins list|add|remove    the bank BIN list bank accounts are checked against\n"
+        "  analyst add|revoke|list analysts and their signing keys\n"
+        "  judge same|not-same|split|undo|list\n"
+        "                          analysts' signed judgements on entities\n"
         "  provenance E<id>|ID     every value's sources, verified up to a signed tree head\n"
         "  evidence AGENCY/ID      write a record's offline-verifiable evidence bundle\n"
         "  verify BUNDLE           check an evidence bundle offline (public keys only)\n"
@@ -202,6 +205,8 @@ static const struct {
         {"api-token", ctl_cmd_api_token},
         {"kafka", ctl_cmd_kafka},
         {"bins", ctl_cmd_bins},
+        {"analyst", ctl_cmd_analyst},
+        {"judge", ctl_cmd_judge},
 };
 
 int main(int argc, char **argv)

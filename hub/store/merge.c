@@ -904,3 +904,22 @@ int hub_merge_resolve(hub_store_t *s, hub_arena_t *a, const hub_merge_rec_t *rec
         hub_sqlbuf_done(&c.arr2);
         return rc;
 }
+
+int hub_merge_lock(hub_store_t *s, hub_err_t *err)
+{
+        struct ctx c = {.s = s};
+        const char *p[1] = {MERGE_LOCK_KEY};
+        int rc;
+        PQclear(run(&c, "SELECT pg_advisory_xact_lock($1::bigint)", 1, p, PGRES_TUPLES_OK,
+                    "take the resolution lock", &rc, err));
+        return rc;
+}
+
+int hub_merge_absorb(hub_store_t *s, int64_t survivor, int64_t absorbed, const char *rule,
+                     const char *evidence, hub_err_t *err)
+{
+        hub_merge_stats_t st = {0};
+        hub_extract_t x = {0}; /* no record: agency and record_id stay NULL */
+        struct ctx c = {.s = s, .x = &x, .stats = &st};
+        return absorb(&c, survivor, absorbed, rule, evidence, NULL, err);
+}

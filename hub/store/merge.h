@@ -38,4 +38,12 @@ int hub_merge_resolve(hub_store_t *s, hub_arena_t *a, const hub_merge_rec_t *rec
                       int noisy_threshold, int64_t *changed, size_t *n_changed, size_t cap,
                       hub_merge_stats_t *stats, hub_err_t *err);
 
+/* For analysts' judgements (hub/store/judgement.c), in the caller's transaction: take the
+ * resolution lock; absorb entity `absorbed` into `survivor` (survivor < absorbed, both locked
+ * by the caller) exactly as a rule's merge does, recorded in merges by `rule` with `evidence`
+ * (JSON) and no record. */
+int hub_merge_lock(hub_store_t *s, hub_err_t *err);
+int hub_merge_absorb(hub_store_t *s, int64_t survivor, int64_t absorbed, const char *rule,
+                     const char *evidence, hub_err_t *err);
+
 #endif

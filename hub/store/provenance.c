@@ -459,10 +459,12 @@ int hub_provenance_entity(hub_store_t *s, int64_t id, const hub_key_t *hub_pub, 
                 json_t *m = json_array();
                 json_object_set_new(doc, "judgements", m);
                 rc = rows_json(s,
-                               "SELECT kind, 'E' || entity_a AS entity_a, 'E' || entity_b AS "
-                               "entity_b, analyst, key_id, reason, created_at::text AS "
-                               "created_at, revoked_at::text AS revoked_at FROM judgements "
-                               "WHERE entity_a = $1 OR entity_b = $1 ORDER BY id",
+                               "SELECT id::text AS id, kind, 'E' || entity_a AS entity_a, "
+                               "'E' || entity_b AS entity_b, 'E' || new_entity AS new_entity, "
+                               "analyst, key_id, reason, created_at::text AS created_at, "
+                               "revoked_at::text AS revoked_at, leaf_index::text AS leaf_index "
+                               "FROM judgements WHERE entity_a = $1 OR entity_b = $1 OR "
+                               "new_entity = $1 ORDER BY id",
                                ids, m, err);
                 if (rc)
                         goto fail;

@@ -27,6 +27,8 @@ static const char ddl[] =
         "        updated_at   timestamptz NOT NULL,\n"
         "        received_at  timestamptz NOT NULL DEFAULT now()\n"
         ");\n"
+        /* Added with analysts' splits: an older subscriber's table gains it in place. */
+        "ALTER TABLE hub_entities ADD COLUMN IF NOT EXISTS split_from text;\n"
         "CREATE TABLE IF NOT EXISTS hub_entity_identifiers (\n"
         "        entity_id  text NOT NULL REFERENCES hub_entities ON DELETE CASCADE,\n"
         "        type       text NOT NULL,\n"
@@ -192,7 +194,8 @@ static int apply_withdrawn(hub_store_t *s, const char *const *p, enum hub_sub_ou
 int hub_sub_apply(hub_store_t *s, json_t *e, enum hub_sub_outcome *outcome, hub_err_t *err)
 {
         const char *id = str_field(e, "entity_id"), *kind = str_field(e, "kind"),
-                   *tier = str_field(e, "tier"), *merged = str_field(e, "merged_into");
+                   *tier = str_field(e, "tier"), *merged = str_field(e, "merged_into"),
+                   *split = str_field(e, "split_from");
         json_t *jv = json_object_get(e, "version"), *ju = json_object_get(e, "updated_at"),
                *jw = json_object_get(e, "withdrawn");
         if (!id)
@@ -218,23 +221,24 @@ int hub_sub_apply(hub_store_t *s, json_t *e, enum hub_sub_outcome *outcome, hub_
                 rc = field_error(err, "names, identifiers, categories or sources");
                 goto out;
         }
-        const char *p[10] = {id, vs, kind, tier, names, idents, cats, srcs, merged, us};
+        const char *p[11] = {id, vs, kind, tier, names, idents, cats, srcs, merged, us, split};
         rc = exec(s,
                   "INSERT INTO hub_entities (entity_id, version, kind, tier, names, "
-                  "identifiers, categories, sources, merged_into, updated_at) "
+                  "identifiers, categories, sources, merged_into, updated_at, split_from) "
                   "SELECT $1, $2, $3, $4, $5::jsonb, $6::jsonb, "
                   "ARRAY(SELECT jsonb_array_elements_text($7::jsonb)), $8::jsonb, $9, "
-                  "timestamptz 'epoch' + $10::bigint * interval '1 millisecond' "
+                  "timestamptz 'epoch' + $10::bigint * interval '1 millisecond', $11 "
                   "WHERE NOT EXISTS (SELECT 1 FROM hub_entity_tombstones t "
                   "WHERE t.entity_id = $1 AND t.version >= $2) "
                   "ON CONFLICT (entity_id) DO UPDATE SET version = EXCLUDED.version, "
                   "kind = EXCLUDED.kind, tier = EXCLUDED.tier, names = EXCLUDED.names, "
                   "identifiers = EXCLUDED.identifiers, categories = EXCLUDED.categories, "
                   "sources = EXCLUDED.sources, merged_into = EXCLUDED.merged_into, "
+                  "split_from = EXCLUDED.split_from, "
                   "updated_at = EXCLUDED.updated_at, received_at = now() "
                   "WHERE hub_entities.version < EXCLUDED.version "
                   "RETURNING (xmax = 0)",
-                  10, p, PGRES_TUPLES_OK, "could not upsert an entity", &r, err);
+                  11, p, PGRES_TUPLES_OK, "could not upsert an entity", &r, err);
         if (rc)
                 goto out;
         if (PQntuples(r) != 1) {

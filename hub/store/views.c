@@ -186,16 +186,18 @@ static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, i
                 json_decref(sources);
                 return NULL;
         }
-        char eid[32], merged[32];
+        char eid[32], merged[32], split[32];
         snprintf(eid, sizeof(eid), "E%s", PQgetvalue(e, erow, 0));
         snprintf(merged, sizeof(merged), "E%s", PQgetvalue(e, erow, 3));
-        return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:n, s:b, s:I}",
+        snprintf(split, sizeof(split), "E%s", PQgetvalue(e, erow, 5));
+        return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I}",
                          "entity_id", eid, "kind", PQgetvalue(e, erow, 1), "version",
                          (json_int_t)strtoll(PQgetvalue(e, erow, 2), NULL, 10), "tier",
                          hub_tier_name(tier), "names", names, "identifiers", ids, "categories",
                          cats, "sources", sources, "merged_into",
                          PQgetisnull(e, erow, 3) ? json_null() : json_string(merged),
-                         "split_from", "withdrawn", !active, "updated_at",
+                         "split_from", PQgetisnull(e, erow, 5) ? json_null() : json_string(split),
+                         "withdrawn", !active, "updated_at",
                          (json_int_t)strtoll(PQgetvalue(e, erow, 4), NULL, 10));
 }
 
@@ -210,8 +212,8 @@ int hub_views_write(hub_views_t *v, hub_store_t *s, const int64_t *ids, size_t n
         PGconn *c = hub_store_conn(s);
         PGresult *e = PQexecParams(c,
                                    "SELECT id, kind, version, merged_into,"
-                                   " floor(extract(epoch FROM updated_at) * 1000)::bigint "
-                                   "FROM entities WHERE id = ANY($1::bigint[]) ORDER BY id",
+                                   " floor(extract(epoch FROM updated_at) * 1000)::bigint,"
+                                   " split_from FROM entities WHERE id = ANY($1::bigint[]) ORDER BY id",
                                    1, NULL, p, NULL, NULL, 0);
         PGresult *q = NULL, *pub = NULL;
         int rc = hub_store_check(s, e, PGRES_TUPLES_OK, "read changed entities", err);
