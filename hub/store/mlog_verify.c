@@ -672,6 +672,7 @@ int hub_mlog_verify(hub_store_t *s, const hub_key_t *hub_pub,
                 rc = check_unlogged(&v, err);
         if (!rc)
                 rc = hub_api_access_unlogged(s, unlogged_access, &v, err);
+        if (!rc)
                 rc = hub_judgement_verify_log(s, problem, arg, &stats->problems, err);
 out:
         for (size_t i = 0; rl && i < nr; i++) {
