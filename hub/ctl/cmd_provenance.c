@@ -53,11 +53,12 @@ static void print_text(json_t *d)
         {
                 printf("  %s = %s\n", str(v, "prop"), str(v, "value"));
                 json_array_foreach(json_object_get(v, "statements"), j, s)
-                        printf("      from %s/%s (as \"%s\", %s%s%s%s)\n", str(s, "agency"),
+                        printf("      from %s/%s (as \"%s\", %s%s%s%s%s%s)\n", str(s, "agency"),
                                str(s, "record_id"), str(s, "original"), str(s, "tier"),
                                json_is_true(json_object_get(s, "valid")) ? "" : ", invalid",
                                strcmp(str(s, "status"), "active") != 0 ? ", " : "",
-                               strcmp(str(s, "status"), "active") != 0 ? str(s, "status") : "");
+                               strcmp(str(s, "status"), "active") != 0 ? str(s, "status") : "",
+                               *str(s, "flag") ? ", flagged " : "", str(s, "flag"));
         }
         printf("\nsource records:\n");
         json_array_foreach(json_object_get(d, "records"), i, v)

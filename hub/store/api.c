@@ -332,7 +332,7 @@ int hub_api_find_identifier(hub_store_t *s, const char *type, const char *value,
         const char *p[4] = {ids, prop, value, tiers};
         PGresult *r = PQexecParams(hub_store_conn(s),
                                    "SELECT 1 FROM statements WHERE entity_id = $1::int8 AND prop "
-                                   "= $2 AND value = $3 AND valid AND tier = ANY($4::text[]) "
+                                   "= $2 AND value = $3 AND valid AND flag IS NULL AND tier = ANY($4::text[]) "
                                    "LIMIT 1",
                                    4, NULL, p, NULL, NULL, 0);
         rc = hub_store_check(s, r, PGRES_TUPLES_OK, "check an identifier's tier", err);

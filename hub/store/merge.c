@@ -695,8 +695,8 @@ static int demote_transposed(struct ctx *c, int64_t s, hub_err_t *err)
                           2, p2, "demote a transposed personal id", err);
                 if (!rc)
                         rc = exec(c,
-                                  "UPDATE statements SET valid = false, reason = "
-                                  "'SUSPECT_TRANSPOSITION' WHERE entity_id = $1 AND prop = "
+                                  "UPDATE statements SET flag = 'SUSPECT_TRANSPOSITION' "
+                                  "WHERE entity_id = $1 AND prop = "
                                   "'identifier:PERSONAL_ID' AND value = $2",
                                   2, p2, "flag a transposed personal id", err);
         }

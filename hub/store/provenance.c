@@ -383,7 +383,7 @@ int hub_provenance_entity(hub_store_t *s, int64_t id, const hub_key_t *hub_pub, 
         r = PQexecParams(hub_store_conn(s),
                          "SELECT s.prop, s.value, s.agency, s.record_id, s.original, s.valid, "
                          "s.tier, (SELECT r.status FROM records r WHERE r.agency = s.agency AND "
-                         "r.record_id = s.record_id) FROM statements s WHERE s.entity_id IN (SELECT id FROM entities "
+                         "r.record_id = s.record_id), s.flag FROM statements s WHERE s.entity_id IN (SELECT id FROM entities "
                          "WHERE id = $1 OR merged_into = $1) ORDER BY s.prop, s.value, s.agency, "
                          "s.record_id, s.id",
                          1, NULL, p, NULL, NULL, 0);
@@ -401,12 +401,16 @@ int hub_provenance_entity(hub_store_t *s, int64_t id, const hub_key_t *hub_pub, 
                                         "statements");
                         json_array_append_new(values, cur);
                 }
+                /* flag: resolution's later opinion of the value (migration 0007), not part
+                 * of the committed statement; null when none. */
                 json_array_append_new(
                         json_object_get(cur, "statements"),
-                        json_pack("{s:s, s:s, s:s, s:b, s:s, s:s}", "agency", PQgetvalue(r, t, 2),
-                                  "record_id", PQgetvalue(r, t, 3), "original",
-                                  PQgetvalue(r, t, 4), "valid", PQgetvalue(r, t, 5)[0] == 't',
-                                  "tier", PQgetvalue(r, t, 6), "status", PQgetvalue(r, t, 7)));
+                        json_pack("{s:s, s:s, s:s, s:b, s:s, s:s, s:s?}", "agency",
+                                  PQgetvalue(r, t, 2), "record_id", PQgetvalue(r, t, 3),
+                                  "original", PQgetvalue(r, t, 4), "valid",
+                                  PQgetvalue(r, t, 5)[0] == 't', "tier", PQgetvalue(r, t, 6),
+                                  "status", PQgetvalue(r, t, 7),
+                                  "flag", PQgetisnull(r, t, 8) ? NULL : PQgetvalue(r, t, 8)));
                 char *ref = ref_of(PQgetvalue(r, t, 2), PQgetvalue(r, t, 3));
                 if (ref && !json_object_get(seen, ref)) {
                         json_object_set_new(seen, ref, json_true());

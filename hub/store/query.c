@@ -133,7 +133,8 @@ int hub_query_entity_statements(hub_store_t *s, int64_t id,
         snprintf(idbuf, sizeof(idbuf), "%" PRId64, id);
         const char *params[1] = {idbuf};
         PGresult *r = run(s,
-                          "SELECT prop, value, original, valid, coalesce(reason, ''), tier, "
+                          "SELECT prop, value, original, valid AND flag IS NULL, coalesce(flag, reason, ''), "
+                          "tier, "
                           "agency, record_id, " TS_OUT("first_seen") ", " TS_OUT("last_seen")
                           " FROM statements WHERE entity_id = $1::int8"
                           " ORDER BY prop, value, agency, record_id, id",

@@ -221,7 +221,7 @@ int hub_views_write(hub_views_t *v, hub_store_t *s, const int64_t *ids, size_t n
                 goto out;
         q = PQexecParams(c,
                          "SELECT s.entity_id, s.prop, s.value, s.tier, s.agency, s.record_id,"
-                         " r.status = 'active', s.valid,"
+                         " r.status = 'active', s.valid AND s.flag IS NULL,"
                          " coalesce(floor(extract(epoch FROM r.reported_at) * 1000)::bigint, 0)"
                          " FROM statements s JOIN records r"
                          " ON r.agency = s.agency AND r.record_id = s.record_id "

@@ -109,9 +109,13 @@ echo "candidates: $(q "SELECT string_agg('E' || entity_a || '-E' || entity_b || 
 # The transposed personal id of CA-2025-0406 is kept as flagged evidence, never a merge key.
 [ "$(q "SELECT count(*) FROM identifiers WHERE value = '079078006824'")" = 0 ] ||
         fail "the transposed personal id 079078006824 is a merge key"
-[ "$(q "SELECT count(*) FROM statements WHERE value = '079078006824' AND NOT valid
-        AND reason = 'SUSPECT_TRANSPOSITION' AND entity_id = $e4")" -ge 1 ] ||
+[ "$(q "SELECT count(*) FROM statements WHERE value = '079078006824' AND valid
+        AND flag = 'SUSPECT_TRANSPOSITION' AND entity_id = $e4")" -ge 1 ] ||
         fail "the transposed personal id is not flagged on E4"
+# Flagging is resolution's opinion, kept outside what the log committed: whichever record came
+# first, the log still verifies.
+"$build/hub/ctl/hubctl" log verify --hub-key "$HUB_MAIN_STATE/keys/hub.key.pub" >"$tmp/verify" 2>&1 ||
+        { cat "$tmp/verify"; fail "log verify after resolution"; }
 # Every merge has its evidence; merged entities hold nothing.
 [ "$(q "SELECT count(*) FROM merges WHERE evidence->>'record_id' IS NULL")" = 0 ] ||
         fail "a merge without its evidence"
