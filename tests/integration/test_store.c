@@ -38,11 +38,12 @@ static void test_migrate_applies_once(void **state)
         if (hub_store_migrate(s, &applied, &err))
                 fail_msg("migrate: %s", err.msg);
         assert_true(applied >= 1);
+        int first = applied;
         assert_int_equal(hub_store_schema_version(s, &version, &err), 0);
-        assert_int_equal(version, applied);
+        assert_true(version >= applied); /* the numbers may skip one (embed_migrations.py) */
         assert_int_equal(hub_store_migrate(s, &applied, &err), 0);
         assert_int_equal(applied, 0);
-        assert_int_equal(count_rows(s, "SELECT count(*) FROM schema_migrations"), version);
+        assert_int_equal(count_rows(s, "SELECT count(*) FROM schema_migrations"), first);
         /* The tables of the data model are there and empty. */
         static const char *const tables[] = {"agencies", "agency_keys", "consumer_offsets",
                                              "batches", "records", "entities", "identifiers",
