@@ -51,6 +51,21 @@ int merge_read(struct ctx *c, const char *sql, int n, const char *const *p, PGre
         return rc;
 }
 
+void merge_entity_rows(PGresult *r, int64_t id, int *from, int *to)
+{
+        int lo = 0, hi = r ? PQntuples(r) : 0;
+        while (lo < hi) { /* the first row of an entity >= id */
+                int mid = lo + (hi - lo) / 2;
+                if (merge_i64(PQgetvalue(r, mid, 0)) < id)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *from = *to = lo;
+        while (r && *to < PQntuples(r) && merge_i64(PQgetvalue(r, *to, 0)) == id)
+                (*to)++;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
         int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -143,22 +158,44 @@ static int merge_group(struct ctx *c, const int64_t *group, struct other *const 
         return review ? merge_demote_transposed(c, *survivor, err) : 0;
 }
 
-static int resolve_one(struct ctx *c, const hub_merge_rec_t *rec, int64_t *changed,
+/* The record's rows: the batch's when nothing in them changed, else read now. */
+static int lookups(struct ctx *c, size_t i, const hub_merge_rec_t *rec, struct lookups *l,
+                   struct rowset *strong, struct rowset *weak, struct rowset *related,
+                   hub_err_t *err)
+{
+        if (!c->batch_rows) {
+                PQclear(c->ids);
+                PQclear(c->facts);
+        }
+        c->ids = c->facts = NULL;
+        c->batch_rows = false;
+        if (merge_batch_rows(c, i, strong, weak, related, &c->e)) {
+                merge_batch_parties(c);
+                return 0;
+        }
+        int rc = merge_lookups_send(c, *rec->entity, l, err);
+        if (!rc)
+                rc = hub_pipe_sync(&c->pipe, err);
+        if (rc)
+                return rc;
+        c->e = merge_i64(PQgetvalue(l->canonical, 0, 0));
+        PGresult *rs[3] = {l->strong, l->weak, l->related};
+        struct rowset *out[3] = {strong, weak, related};
+        for (int k = 0; k < 3; k++)
+                *out[k] = (struct rowset){rs[k], 0, rs[k] ? PQntuples(rs[k]) : 0, 0};
+        return c->e != *rec->entity ? merge_follow(c, c->e, *rec->entity, err) : 0;
+}
+
+static int resolve_one(struct ctx *c, size_t i, const hub_merge_rec_t *rec, int64_t *changed,
                        size_t *n_changed, size_t cap, hub_err_t *err)
 {
         struct lookups l = {0};
+        struct rowset strong, weak, related;
         c->x = rec->x;
-        int rc = merge_lookups_send(c, *rec->entity, &l, err);
-        if (!rc)
-                rc = hub_pipe_sync(&c->pipe, err);
-        if (!rc) {
-                c->e = merge_i64(PQgetvalue(l.canonical, 0, 0));
-                if (c->e != *rec->entity)
-                        rc = merge_follow(c, c->e, *rec->entity, err);
-        }
         merge_others_clear(c);
+        int rc = lookups(c, i, rec, &l, &strong, &weak, &related, err);
         if (!rc)
-                rc = merge_evidence(c, &l, err);
+                rc = merge_evidence(c, &strong, &weak, &related, err);
         merge_lookups_clear(&l);
         if (!rc)
                 rc = merge_party_ids(c, err);
@@ -181,6 +218,10 @@ static int resolve_one(struct ctx *c, const hub_merge_rec_t *rec, int64_t *chang
         return merge_update_kind(c, survivor, err);
 }
 
+/* Writes in flight past which the pipeline is waited for: it bounds what the client and the
+ * server hold, and how late a failed write is reported. */
+#define MERGE_MAX_IN_FLIGHT 256
+
 int hub_merge_resolve(hub_store_t *s, hub_arena_t *a, const hub_merge_rec_t *recs, size_t n,
                       int noisy_threshold, int64_t *changed, size_t *n_changed, size_t cap,
                       hub_merge_stats_t *stats, hub_err_t *err)
@@ -198,13 +239,21 @@ int hub_merge_resolve(hub_store_t *s, hub_arena_t *a, const hub_merge_rec_t *rec
         const char *p[1] = {MERGE_LOCK_KEY};
         rc = hub_pipe_send(&c.pipe, "SELECT pg_advisory_xact_lock($1::bigint)", 1, NULL, p,
                            PGRES_TUPLES_OK, NULL, NULL, "take the resolution lock", err);
-        for (size_t i = 0; i < n && !rc; i++)
-                rc = resolve_one(&c, &recs[i], changed, n_changed, cap, err);
+        if (!rc)
+                rc = merge_batch_prefetch(&c, recs, n, err);
+        for (size_t i = 0; i < n && !rc; i++) {
+                rc = resolve_one(&c, i, &recs[i], changed, n_changed, cap, err);
+                if (!rc && c.pipe.n > MERGE_MAX_IN_FLIGHT)
+                        rc = hub_pipe_sync(&c.pipe, err);
+        }
         rc = hub_pipe_end(&c.pipe, rc, err);
         merge_others_clear(&c);
         free(c.o);
-        PQclear(c.ids);
-        PQclear(c.facts);
+        if (!c.batch_rows) {
+                PQclear(c.ids);
+                PQclear(c.facts);
+        }
+        merge_batch_free(&c);
         hub_sqlbuf_done(&c.arr);
         hub_sqlbuf_done(&c.arr2);
         return rc;

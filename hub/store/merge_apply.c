@@ -61,6 +61,7 @@ static int send_moves(struct ctx *c, const char *const *stmts, size_t n, int64_t
  * up follow it to the survivor. */
 int merge_follow(struct ctx *c, int64_t survivor, int64_t stale, hub_err_t *err)
 {
+        merge_note_all(c);
         return send_moves(c, row_moves, sizeof(row_moves) / sizeof(row_moves[0]), survivor,
                           stale, "follow a merge", err);
 }
@@ -69,6 +70,8 @@ int merge_follow(struct ctx *c, int64_t survivor, int64_t stale, hub_err_t *err)
 int merge_absorb(struct ctx *c, int64_t s, int64_t x, const char *rule, const char *ev,
                  const char *review, hub_err_t *err)
 {
+        merge_note_entity(c, s);
+        merge_note_entity(c, x);
         int rc = send_moves(c, merge_moves, 2, s, x, "merge entities", err);
         if (!rc)
                 rc = send_moves(c, row_moves, sizeof(row_moves) / sizeof(row_moves[0]), s, x,
@@ -98,6 +101,7 @@ int merge_demote_transposed(struct ctx *c, int64_t s, hub_err_t *err)
         merge_fmt_i64(ss, sizeof(ss), s);
         const char *p[1] = {ss};
         PGresult *r = NULL;
+        merge_note_all(c);
         int rc = merge_read(c,
                             "SELECT i.value FROM identifiers i WHERE i.entity_id = $1 AND "
                             "i.type = 'PERSONAL_ID' ORDER BY (SELECT count(*) FROM statements st "
@@ -154,9 +158,11 @@ int merge_store_weak(struct ctx *c, int64_t s, hub_err_t *err)
         const char **v = hub_arena_alloc(c->a, x->n_weak * sizeof(char *));
         if (!k || !v)
                 return MERGE_NOMEM(err);
+        merge_note_entity(c, s);
         for (size_t i = 0; i < x->n_weak; i++) {
                 k[i] = x->weak[i].kind;
                 v[i] = x->weak[i].value;
+                merge_note_value(c, k[i], v[i]);
         }
         hub_array_text(&c->arr, k, x->n_weak);
         hub_array_text(&c->arr2, v, x->n_weak);

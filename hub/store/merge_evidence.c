@@ -73,44 +73,31 @@ static int send_pairs(struct ctx *c, const char *sql, const char **first, const 
         return hub_pipe_send(&c->pipe, sql, 2, NULL, p, PGRES_TUPLES_OK, out, NULL, what, err);
 }
 
-/* Shared strong identifiers: the record's merge keys held by other entities. */
-static int send_strong(struct ctx *c, struct lookups *l, hub_err_t *err)
+size_t merge_pairs_cap(const hub_extract_t *x)
 {
-        const hub_extract_t *x = c->x;
-        if (!x->n_keys)
-                return 0;
-        const char **t = hub_arena_alloc(c->a, x->n_keys * sizeof(char *));
-        const char **v = hub_arena_alloc(c->a, x->n_keys * sizeof(char *));
-        if (!t || !v)
-                return MERGE_NOMEM(err);
+        return 2 * x->n_weak + 2 * x->n_keys + 1;
+}
+
+/* Shared strong identifiers: the record's merge keys held by other entities. */
+size_t merge_strong_pairs(const hub_extract_t *x, const char **type, const char **value)
+{
         for (size_t i = 0; i < x->n_keys; i++) {
-                t[i] = x->keys[i].type;
-                v[i] = x->keys[i].value;
+                type[i] = x->keys[i].type;
+                value[i] = x->keys[i].value;
         }
-        return send_pairs(c,
-                          "SELECT DISTINCT i.type, i.value, hub_canonical(i.entity_id) "
-                          "FROM identifiers i WHERE (i.type, i.value) IN "
-                          "(SELECT * FROM unnest($1::text[], $2::text[])) AND NOT EXISTS "
-                          "(SELECT 1 FROM noisy_identifiers n WHERE n.type = i.type AND "
-                          "n.value = i.value)",
-                          t, v, x->n_keys, &l->strong, "look up shared identifiers", err);
+        return x->n_keys;
 }
 
 /* The record's weak keys in other entities' weak keys, and its merge keys in their RELATED and
- * HINT keys (as TYPE:value). Every entity holding a value comes back, the record's own too:
- * the guard counts the others per value (merge_evidence), so no count(*) runs over them. */
-static int send_weak(struct ctx *c, struct lookups *l, hub_err_t *err)
+ * HINT keys (as TYPE:value). */
+int merge_weak_pairs(struct ctx *c, const hub_extract_t *x, const char **kind,
+                     const char **val, size_t *n_out)
 {
-        const hub_extract_t *x = c->x;
-        size_t cap = 2 * x->n_weak + 2 * x->n_keys + 1, n = 0;
-        const char **kind = hub_arena_alloc(c->a, cap * sizeof(char *));
-        const char **val = hub_arena_alloc(c->a, cap * sizeof(char *));
-        if (!kind || !val)
-                return MERGE_NOMEM(err);
+        size_t n = 0;
         for (size_t i = 0; i < x->n_weak; i++) {
                 const hub_weak_key_t *w = &x->weak[i];
                 if (is_ref(w->kind))
-                        continue; /* looked up in identifiers (send_related) */
+                        continue; /* looked up in identifiers (merge_related_pairs) */
                 if (strcmp(w->kind, "BANKPHONE") == 0) {
                         kind[n] = "PHONE";
                         val[n++] = w->value;
@@ -127,51 +114,75 @@ static int send_weak(struct ctx *c, struct lookups *l, hub_err_t *err)
                 char *tv = hub_arena_alloc(c->a, strlen(x->keys[i].type) +
                                                          strlen(x->keys[i].value) + 2);
                 if (!tv)
-                        return MERGE_NOMEM(err);
+                        return -HUB_E_NOMEM;
                 sprintf(tv, "%s:%s", x->keys[i].type, x->keys[i].value);
                 kind[n] = "RELATED";
                 val[n++] = tv;
                 kind[n] = "HINT";
                 val[n++] = tv;
         }
-        if (!n)
-                return 0;
-        return send_pairs(c,
-                          "SELECT DISTINCT m.kind, m.value, hub_canonical(m.entity_id) "
-                          "FROM match_keys m WHERE (m.kind, m.value) IN "
-                          "(SELECT k, v FROM unnest($1::text[], $2::text[]) AS u(k, v) WHERE "
-                          "NOT EXISTS (SELECT 1 FROM noisy_identifiers n WHERE n.type = u.k "
-                          "AND n.value = u.v)) ORDER BY 1, 2, 3",
-                          kind, val, n, &l->weak, "look up weak keys", err);
+        *n_out = n;
+        return 0;
 }
 
 /* The record's RELATED and HINT keys name identifiers of other entities. */
-static int send_related(struct ctx *c, struct lookups *l, hub_err_t *err)
+int merge_related_pairs(struct ctx *c, const hub_extract_t *x, const char **type,
+                        const char **val, size_t *n_out)
 {
-        const hub_extract_t *x = c->x;
-        const char **kind = hub_arena_alloc(c->a, (x->n_weak + 1) * sizeof(char *));
-        const char **val = hub_arena_alloc(c->a, (x->n_weak + 1) * sizeof(char *));
-        if (!kind || !val)
-                return MERGE_NOMEM(err);
         size_t n = 0;
         for (size_t i = 0; i < x->n_weak; i++) {
                 const hub_weak_key_t *w = &x->weak[i];
                 const char *colon = strchr(w->value, ':');
                 if (!is_ref(w->kind) || !colon)
                         continue;
-                kind[n] = hub_arena_strndup(c->a, w->value, (size_t)(colon - w->value));
+                type[n] = hub_arena_strndup(c->a, w->value, (size_t)(colon - w->value));
                 val[n] = colon + 1;
-                if (!kind[n])
-                        return MERGE_NOMEM(err);
+                if (!type[n])
+                        return -HUB_E_NOMEM;
                 n++;
         }
-        if (!n)
-                return 0;
-        return send_pairs(c,
-                          "SELECT DISTINCT i.type, i.value, hub_canonical(i.entity_id) FROM "
-                          "identifiers i WHERE (i.type, i.value) IN (SELECT * FROM "
-                          "unnest($1::text[], $2::text[]))",
-                          kind, val, n, &l->related, "look up related identifiers", err);
+        *n_out = n;
+        return 0;
+}
+
+/* A record's look-ups, live: every entity holding a value comes back, the record's own too:
+ * the guard counts the others per value (weak_rows), so no count(*) runs over them. */
+static int send_lookups(struct ctx *c, struct lookups *l, hub_err_t *err)
+{
+        const hub_extract_t *x = c->x;
+        size_t cap = merge_pairs_cap(x), n = 0;
+        const char **t = hub_arena_alloc(c->a, cap * sizeof(char *));
+        const char **v = hub_arena_alloc(c->a, cap * sizeof(char *));
+        if (!t || !v)
+                return MERGE_NOMEM(err);
+        int rc = 0;
+        if ((n = merge_strong_pairs(x, t, v)))
+                rc = send_pairs(c,
+                                "SELECT DISTINCT i.type, i.value, hub_canonical(i.entity_id) "
+                                "FROM identifiers i WHERE (i.type, i.value) IN "
+                                "(SELECT * FROM unnest($1::text[], $2::text[])) AND NOT EXISTS "
+                                "(SELECT 1 FROM noisy_identifiers n WHERE n.type = i.type AND "
+                                "n.value = i.value)",
+                                t, v, n, &l->strong, "look up shared identifiers", err);
+        if (!rc && merge_weak_pairs(c, x, t, v, &n))
+                rc = MERGE_NOMEM(err);
+        if (!rc && n)
+                rc = send_pairs(c,
+                                "SELECT DISTINCT m.kind, m.value, hub_canonical(m.entity_id) "
+                                "FROM match_keys m WHERE (m.kind, m.value) IN "
+                                "(SELECT k, v FROM unnest($1::text[], $2::text[]) AS u(k, v) "
+                                "WHERE NOT EXISTS (SELECT 1 FROM noisy_identifiers n WHERE "
+                                "n.type = u.k AND n.value = u.v)) ORDER BY 1, 2, 3",
+                                t, v, n, &l->weak, "look up weak keys", err);
+        if (!rc && merge_related_pairs(c, x, t, v, &n))
+                rc = MERGE_NOMEM(err);
+        if (!rc && n)
+                rc = send_pairs(c,
+                                "SELECT DISTINCT i.type, i.value, hub_canonical(i.entity_id) "
+                                "FROM identifiers i WHERE (i.type, i.value) IN (SELECT * FROM "
+                                "unnest($1::text[], $2::text[]))",
+                                t, v, n, &l->related, "look up related identifiers", err);
+        return rc;
 }
 
 int merge_lookups_send(struct ctx *c, int64_t entity, struct lookups *l, hub_err_t *err)
@@ -183,11 +194,7 @@ int merge_lookups_send(struct ctx *c, int64_t entity, struct lookups *l, hub_err
         int rc = hub_pipe_send(&c->pipe, "SELECT hub_canonical($1)", 1, NULL, p, PGRES_TUPLES_OK,
                                &l->canonical, NULL, "follow a merge", err);
         if (!rc)
-                rc = send_strong(c, l, err);
-        if (!rc)
-                rc = send_weak(c, l, err);
-        if (!rc)
-                rc = send_related(c, l, err);
+                rc = send_lookups(c, l, err);
         return rc;
 }
 
@@ -231,30 +238,31 @@ static void count_weak(struct other *o, const hub_extract_t *x, const char *kind
                                       json_pack("{s:s, s:s}", "kind", kind, "value", value));
 }
 
-static bool same_value(PGresult *r, int a, int b)
+static bool same_value(PGresult *r, int col, int a, int b)
 {
-        return strcmp(PQgetvalue(r, a, 0), PQgetvalue(r, b, 0)) == 0 &&
-               strcmp(PQgetvalue(r, a, 1), PQgetvalue(r, b, 1)) == 0;
+        return strcmp(PQgetvalue(r, a, col), PQgetvalue(r, b, col)) == 0 &&
+               strcmp(PQgetvalue(r, a, col + 1), PQgetvalue(r, b, col + 1)) == 0;
 }
 
 /* Rows (kind, value, entity) ordered by value: values on more than the threshold of entities
  * (the record's and the others) are marked noisy and not counted. */
-static int weak_rows(struct ctx *c, PGresult *r, hub_err_t *err)
+static int weak_rows(struct ctx *c, const struct rowset *w, hub_err_t *err)
 {
-        int rc = 0, n = PQntuples(r);
-        for (int from = 0, to; from < n && !rc; from = to) {
+        PGresult *r = w->r;
+        int rc = 0, n = w->to, col = w->col;
+        for (int from = w->from, to; from < n && !rc; from = to) {
                 int64_t others = 0;
-                for (to = from; to < n && same_value(r, from, to); to++)
-                        others += merge_i64(PQgetvalue(r, to, 2)) != c->e;
+                for (to = from; to < n && same_value(r, col, from, to); to++)
+                        others += merge_i64(PQgetvalue(r, to, col + 2)) != c->e;
                 if (!others)
                         continue;
-                const char *k = PQgetvalue(r, from, 0), *v = PQgetvalue(r, from, 1);
+                const char *k = PQgetvalue(r, from, col), *v = PQgetvalue(r, from, col + 1);
                 if (others + 1 > c->k) {
                         rc = merge_mark_noisy(c, k, v, others + 1, err);
                         continue;
                 }
                 for (int row = from; row < to && !rc; row++) {
-                        int64_t id = merge_i64(PQgetvalue(r, row, 2));
+                        int64_t id = merge_i64(PQgetvalue(r, row, col + 2));
                         if (id == c->e)
                                 continue;
                         struct other *o = other_of(c, id);
@@ -267,12 +275,14 @@ static int weak_rows(struct ctx *c, PGresult *r, hub_err_t *err)
         return rc;
 }
 
-int merge_evidence(struct ctx *c, const struct lookups *l, hub_err_t *err)
+int merge_evidence(struct ctx *c, const struct rowset *strong, const struct rowset *weak,
+                   const struct rowset *related, hub_err_t *err)
 {
         const hub_extract_t *x = c->x;
-        PGresult *r = l->strong;
-        for (int row = 0; r && row < PQntuples(r); row++) {
-                int64_t id = merge_i64(PQgetvalue(r, row, 2));
+        PGresult *r = strong->r;
+        int col = strong->col;
+        for (int row = strong->from; r && row < strong->to; row++) {
+                int64_t id = merge_i64(PQgetvalue(r, row, col + 2));
                 if (id == c->e)
                         continue;
                 struct other *o = other_of(c, id);
@@ -280,19 +290,21 @@ int merge_evidence(struct ctx *c, const struct lookups *l, hub_err_t *err)
                         return MERGE_NOMEM(err);
                 o->ev.strong++;
                 json_array_append_new(o->ids, json_pack("{s:s, s:s}", "type",
-                                                        PQgetvalue(r, row, 0), "value",
-                                                        PQgetvalue(r, row, 1)));
+                                                        PQgetvalue(r, row, col), "value",
+                                                        PQgetvalue(r, row, col + 1)));
         }
-        int rc = l->weak ? weak_rows(c, l->weak, err) : 0;
+        int rc = weak->r ? weak_rows(c, weak, err) : 0;
         if (rc)
                 return rc;
-        r = l->related;
-        for (int row = 0; r && row < PQntuples(r); row++) {
-                int64_t id = merge_i64(PQgetvalue(r, row, 2));
+        r = related->r;
+        col = related->col;
+        for (int row = related->from; r && row < related->to; row++) {
+                int64_t id = merge_i64(PQgetvalue(r, row, col + 2));
                 if (id == c->e)
                         continue;
                 char tv[HUB_IDENT_VALUE_MAX + 40];
-                snprintf(tv, sizeof(tv), "%s:%s", PQgetvalue(r, row, 0), PQgetvalue(r, row, 1));
+                snprintf(tv, sizeof(tv), "%s:%s", PQgetvalue(r, row, col),
+                         PQgetvalue(r, row, col + 1));
                 struct other *o = other_of(c, id);
                 if (!o)
                         return MERGE_NOMEM(err);
@@ -313,14 +325,14 @@ static void conflicts(const struct ctx *c, int64_t a, int64_t b, bool *pid, bool
         bool mine[2] = {false, false}, theirs[2] = {false, false}, common[2] = {false, false};
         *transposed = false;
         PGresult *r = c->ids;
-        for (int i = 0; r && i < PQntuples(r); i++) {
-                if (merge_i64(PQgetvalue(r, i, 0)) != a)
-                        continue;
+        int a0, a1, b0, b1;
+        merge_entity_rows(r, a, &a0, &a1);
+        merge_entity_rows(r, b, &b0, &b1);
+        for (int i = a0; i < a1; i++) {
                 int t = strcmp(PQgetvalue(r, i, 1), "TAX_CODE") == 0;
                 mine[t] = true;
-                for (int j = 0; j < PQntuples(r); j++) {
-                        if (merge_i64(PQgetvalue(r, j, 0)) != b ||
-                            strcmp(PQgetvalue(r, i, 1), PQgetvalue(r, j, 1)) != 0)
+                for (int j = b0; j < b1; j++) {
+                        if (strcmp(PQgetvalue(r, i, 1), PQgetvalue(r, j, 1)) != 0)
                                 continue;
                         theirs[t] = true;
                         const char *va = PQgetvalue(r, i, 2), *vb = PQgetvalue(r, j, 2);
@@ -336,13 +348,8 @@ static void conflicts(const struct ctx *c, int64_t a, int64_t b, bool *pid, bool
 /* One-per-party identifiers of the entity and of every other one: two people, two legal
  * persons, or a typing slip? The candidate facts of the same entities come in the same round
  * trip (merge_add_candidate): most records with other entities in view make a candidate. */
-int merge_party_ids(struct ctx *c, hub_err_t *err)
+static int read_party_ids(struct ctx *c, hub_err_t *err)
 {
-        PQclear(c->ids);
-        PQclear(c->facts);
-        c->ids = c->facts = NULL;
-        if (!c->n_o)
-                return 0;
         int64_t *ids = hub_arena_alloc(c->a, (c->n_o + 1) * sizeof(int64_t));
         if (!ids)
                 return MERGE_NOMEM(err);
@@ -355,7 +362,8 @@ int merge_party_ids(struct ctx *c, hub_err_t *err)
         const char *p[1] = {hub_sqlbuf_str(&c->arr)};
         int rc = hub_pipe_send(&c->pipe,
                                "SELECT entity_id, type, value FROM identifiers WHERE type IN "
-                               "('PERSONAL_ID', 'TAX_CODE') AND entity_id = ANY($1::bigint[])",
+                               "('PERSONAL_ID', 'TAX_CODE') AND entity_id = ANY($1::bigint[]) "
+                               "ORDER BY 1, 2, 3",
                                1, NULL, p, PGRES_TUPLES_OK, &c->ids, NULL,
                                "look up personal ids and tax codes", err);
         if (!rc)
@@ -369,6 +377,14 @@ int merge_party_ids(struct ctx *c, hub_err_t *err)
                                    "read candidate facts", err);
         if (!rc)
                 rc = hub_pipe_sync(&c->pipe, err);
+        return rc;
+}
+
+int merge_party_ids(struct ctx *c, hub_err_t *err)
+{
+        if (!c->n_o)
+                return 0;
+        int rc = c->batch_rows ? 0 : read_party_ids(c, err);
         if (rc)
                 return rc;
         for (size_t i = 0; i < c->n_o; i++) {

@@ -34,6 +34,14 @@ struct lookups {
         PGresult *canonical, *strong, *weak, *related;
 };
 
+/* Rows [from, to) of r, columns col.. col+2: (type or kind, value, entity). */
+struct rowset {
+        PGresult *r;
+        int from, to, col;
+};
+
+struct batch; /* merge_batch.c */
+
 struct ctx {
         hub_store_t *s;
         hub_arena_t *a;
@@ -44,8 +52,11 @@ struct ctx {
         int64_t e; /* the record's entity, after merges */
         struct other *o;
         size_t n_o, cap_o;
-        PGresult *ids;   /* party ids of e and the others: entity, type, value */
-        PGresult *facts; /* candidate facts of e and the others: entity, prop, value */
+        /* Ordered by entity (merge_entity_rows), of e and the others at least: */
+        PGresult *ids;   /* party ids: entity, type, value */
+        PGresult *facts; /* candidate facts: entity, prop, value */
+        bool batch_rows; /* ids and facts belong to the batch (b), not to the record */
+        struct batch *b; /* the batch's look-ups; NULL: every record looks up its own */
         hub_merge_stats_t *stats;
 };
 
@@ -58,10 +69,23 @@ int merge_send(struct ctx *c, const char *sql, int n, const char *const *p, cons
 int merge_read(struct ctx *c, const char *sql, int n, const char *const *p, PGresult **out,
                const char *what, hub_err_t *err);
 
+/* Rows of entity id in r, ordered by an entity in column 0: [*from, *to). */
+void merge_entity_rows(PGresult *r, int64_t id, int *from, int *to);
+
 /* merge_evidence.c */
+/* The pairs a record is looked up by; arrays with room for merge_pairs_cap(x) items. */
+size_t merge_pairs_cap(const hub_extract_t *x);
+size_t merge_strong_pairs(const hub_extract_t *x, const char **type, const char **value);
+int merge_weak_pairs(struct ctx *c, const hub_extract_t *x, const char **kind,
+                     const char **value, size_t *n);
+int merge_related_pairs(struct ctx *c, const hub_extract_t *x, const char **type,
+                        const char **value, size_t *n);
 int merge_lookups_send(struct ctx *c, int64_t entity, struct lookups *l, hub_err_t *err);
 void merge_lookups_clear(struct lookups *l);
-int merge_evidence(struct ctx *c, const struct lookups *l, hub_err_t *err);
+int merge_evidence(struct ctx *c, const struct rowset *strong, const struct rowset *weak,
+                   const struct rowset *related, hub_err_t *err);
+/* The party ids and candidate facts of e and the others: read (batch_rows false) or the
+ * batch's; then the conflicts. */
 int merge_party_ids(struct ctx *c, hub_err_t *err);
 int merge_not_same(struct ctx *c, struct other *o, hub_err_t *err);
 int merge_noisy_strong(struct ctx *c, struct other *o, hub_err_t *err);
@@ -73,6 +97,20 @@ int merge_mark_noisy(struct ctx *c, const char *type, const char *value, int64_t
 char *merge_evidence_json(const struct other *o, const hub_extract_t *x, const char *review);
 int merge_add_links(struct ctx *c, struct other *o, hub_err_t *err);
 int merge_add_candidate(struct ctx *c, struct other *o, hub_err_t *err);
+
+/* merge_batch.c */
+int merge_batch_prefetch(struct ctx *c, const hub_merge_rec_t *recs, size_t n, hub_err_t *err);
+/* Whether record i may use the batch's look-ups: nothing they returned for it has changed
+ * since; then *strong, *weak, *related and *entity are its rows and its entity. */
+bool merge_batch_rows(struct ctx *c, size_t i, struct rowset *strong, struct rowset *weak,
+                      struct rowset *related, int64_t *entity);
+void merge_batch_free(struct ctx *c);
+/* The batch's party ids and facts become the record's (after merge_batch_rows said yes). */
+void merge_batch_parties(struct ctx *c);
+/* What the records resolved so far changed: an entity's rows, a looked-up value, anything. */
+void merge_note_entity(struct ctx *c, int64_t id);
+void merge_note_value(struct ctx *c, const char *kind, const char *value);
+void merge_note_all(struct ctx *c);
 
 /* merge_apply.c */
 int merge_follow(struct ctx *c, int64_t survivor, int64_t stale, hub_err_t *err);

@@ -16,6 +16,7 @@ int merge_mark_noisy(struct ctx *c, const char *type, const char *value, int64_t
         merge_fmt_i64(k, sizeof(k), c->k);
         const char *p[6] = {type, value, n, k, c->x->agency, c->x->record_id};
         c->stats->noisy++;
+        merge_note_value(c, type, value);
         return merge_send(c,
                           "INSERT INTO noisy_identifiers (type, value, entities, threshold, "
                           "agency, record_id) VALUES ($1, $2, $3, $4, $5, $6) "
@@ -86,9 +87,10 @@ int merge_add_candidate(struct ctx *c, struct other *o, hub_err_t *err)
         f.hints = o->ev.hint;
         f.birth_year_a = x->dob_year;
         /* Names of the entity: its stored ones and this record's (not stored yet). */
-        for (int i = 0; r && i < PQntuples(r); i++) {
-                if (merge_i64(PQgetvalue(r, i, 0)) != o->id)
-                        continue;
+        int o0, o1, e0, e1;
+        merge_entity_rows(r, o->id, &o0, &o1);
+        merge_entity_rows(r, c->e, &e0, &e1);
+        for (int i = o0; i < o1; i++) {
                 const char *prop = PQgetvalue(r, i, 1), *v = PQgetvalue(r, i, 2);
                 if (strcmp(prop, "NAME") == 0) {
                         for (size_t w = 0; w < x->n_weak; w++) {
@@ -98,9 +100,8 @@ int merge_add_candidate(struct ctx *c, struct other *o, hub_err_t *err)
                                 if (s > f.name_similarity)
                                         f.name_similarity = s;
                         }
-                        for (int j = 0; j < PQntuples(r); j++) {
-                                if (merge_i64(PQgetvalue(r, j, 0)) != c->e ||
-                                    strcmp(PQgetvalue(r, j, 1), "NAME") != 0)
+                        for (int j = e0; j < e1; j++) {
+                                if (strcmp(PQgetvalue(r, j, 1), "NAME") != 0)
                                         continue;
                                 double s = hub_resolve_name_similarity(PQgetvalue(r, j, 2), v);
                                 if (s > f.name_similarity)
@@ -109,9 +110,8 @@ int merge_add_candidate(struct ctx *c, struct other *o, hub_err_t *err)
                 } else if (strcmp(prop, "dob_year") == 0) {
                         f.birth_year_b = atoi(v);
                 } else if (strcmp(prop, "province") == 0) {
-                        for (int j = 0; j < PQntuples(r); j++)
-                                if (merge_i64(PQgetvalue(r, j, 0)) == c->e &&
-                                    strcmp(PQgetvalue(r, j, 1), "province") == 0 &&
+                        for (int j = e0; j < e1; j++)
+                                if (strcmp(PQgetvalue(r, j, 1), "province") == 0 &&
                                     strcmp(PQgetvalue(r, j, 2), v) == 0)
                                         f.same_province = true;
                         for (size_t s = 0; s < x->n_stmts; s++)
@@ -120,9 +120,8 @@ int merge_add_candidate(struct ctx *c, struct other *o, hub_err_t *err)
                                         f.same_province = true;
                 }
         }
-        for (int i = 0; r && !f.birth_year_a && i < PQntuples(r); i++)
-                if (merge_i64(PQgetvalue(r, i, 0)) == c->e &&
-                    strcmp(PQgetvalue(r, i, 1), "dob_year") == 0)
+        for (int i = e0; !f.birth_year_a && i < e1; i++)
+                if (strcmp(PQgetvalue(r, i, 1), "dob_year") == 0)
                         f.birth_year_a = atoi(PQgetvalue(r, i, 2));
         hub_candidate_score_t sc;
         hub_resolve_candidate_score(&f, &sc);
