@@ -264,28 +264,7 @@ static int read_parties(struct ctx *c, hub_sqlbuf_t *third, hub_err_t *err)
         for (int k = 0; k < 3; k++)
                 for (int row = 0; row < PQntuples(rs[k]); row++)
                         ids[m++] = merge_i64(PQgetvalue(rs[k], row, 3));
-        hub_array_int(third, ids, m);
-        if (third->failed)
-                return MERGE_NOMEM(err);
-        const char *p[1] = {hub_sqlbuf_str(third)};
-        int rc = hub_pipe_send(&c->pipe,
-                               "SELECT entity_id, type, value FROM identifiers WHERE type IN "
-                               "('PERSONAL_ID', 'TAX_CODE') AND entity_id = ANY($1::bigint[]) "
-                               "ORDER BY 1, 2, 3",
-                               1, NULL, p, PGRES_TUPLES_OK, &b->ids, NULL,
-                               "look up personal ids and tax codes", err);
-        if (!rc)
-                rc = hub_pipe_send(&c->pipe,
-                                   "SELECT entity_id, 'NAME', value FROM match_keys WHERE kind = "
-                                   "'NAME' AND entity_id = ANY($1::bigint[]) UNION SELECT "
-                                   "entity_id, prop, value FROM statements WHERE prop IN "
-                                   "('dob_year', 'province') AND valid AND entity_id = "
-                                   "ANY($1::bigint[]) ORDER BY 1, 2, 3",
-                                   1, NULL, p, PGRES_TUPLES_OK, &b->facts, NULL,
-                                   "read candidate facts", err);
-        if (!rc)
-                rc = hub_pipe_sync(&c->pipe, err);
-        return rc;
+        return merge_send_parties(c, third, ids, m, &b->ids, &b->facts, err);
 }
 
 int merge_batch_prefetch(struct ctx *c, const hub_merge_rec_t *recs, size_t n, hub_err_t *err)

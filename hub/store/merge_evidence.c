@@ -348,23 +348,18 @@ static void conflicts(const struct ctx *c, int64_t a, int64_t b, bool *pid, bool
 /* One-per-party identifiers of the entity and of every other one: two people, two legal
  * persons, or a typing slip? The candidate facts of the same entities come in the same round
  * trip (merge_add_candidate): most records with other entities in view make a candidate. */
-static int read_party_ids(struct ctx *c, hub_err_t *err)
+int merge_send_parties(struct ctx *c, hub_sqlbuf_t *buf, const int64_t *ids, size_t n,
+                       PGresult **party, PGresult **facts, hub_err_t *err)
 {
-        int64_t *ids = hub_arena_alloc(c->a, (c->n_o + 1) * sizeof(int64_t));
-        if (!ids)
+        hub_array_int(buf, ids, n);
+        if (buf->failed)
                 return MERGE_NOMEM(err);
-        ids[0] = c->e;
-        for (size_t i = 0; i < c->n_o; i++)
-                ids[i + 1] = c->o[i].id;
-        hub_array_int(&c->arr, ids, c->n_o + 1);
-        if (c->arr.failed)
-                return MERGE_NOMEM(err);
-        const char *p[1] = {hub_sqlbuf_str(&c->arr)};
+        const char *p[1] = {hub_sqlbuf_str(buf)};
         int rc = hub_pipe_send(&c->pipe,
                                "SELECT entity_id, type, value FROM identifiers WHERE type IN "
                                "('PERSONAL_ID', 'TAX_CODE') AND entity_id = ANY($1::bigint[]) "
                                "ORDER BY 1, 2, 3",
-                               1, NULL, p, PGRES_TUPLES_OK, &c->ids, NULL,
+                               1, NULL, p, PGRES_TUPLES_OK, party, NULL,
                                "look up personal ids and tax codes", err);
         if (!rc)
                 rc = hub_pipe_send(&c->pipe,
@@ -373,11 +368,20 @@ static int read_party_ids(struct ctx *c, hub_err_t *err)
                                    "entity_id, prop, value FROM statements WHERE prop IN "
                                    "('dob_year', 'province') AND valid AND entity_id = "
                                    "ANY($1::bigint[]) ORDER BY 1, 2, 3",
-                                   1, NULL, p, PGRES_TUPLES_OK, &c->facts, NULL,
+                                   1, NULL, p, PGRES_TUPLES_OK, facts, NULL,
                                    "read candidate facts", err);
-        if (!rc)
-                rc = hub_pipe_sync(&c->pipe, err);
-        return rc;
+        return rc ? rc : hub_pipe_sync(&c->pipe, err);
+}
+
+static int read_party_ids(struct ctx *c, hub_err_t *err)
+{
+        int64_t *ids = hub_arena_alloc(c->a, (c->n_o + 1) * sizeof(int64_t));
+        if (!ids)
+                return MERGE_NOMEM(err);
+        ids[0] = c->e;
+        for (size_t i = 0; i < c->n_o; i++)
+                ids[i + 1] = c->o[i].id;
+        return merge_send_parties(c, &c->arr, ids, c->n_o + 1, &c->ids, &c->facts, err);
 }
 
 int merge_party_ids(struct ctx *c, hub_err_t *err)

@@ -84,6 +84,10 @@ int merge_lookups_send(struct ctx *c, int64_t entity, struct lookups *l, hub_err
 void merge_lookups_clear(struct lookups *l);
 int merge_evidence(struct ctx *c, const struct rowset *strong, const struct rowset *weak,
                    const struct rowset *related, hub_err_t *err);
+/* Read the party ids (entity, type, value) and candidate facts (entity, prop, value) of
+ * entities ids[0..n), ordered by entity, into *party and *facts: one round trip. */
+int merge_send_parties(struct ctx *c, hub_sqlbuf_t *buf, const int64_t *ids, size_t n,
+                       PGresult **party, PGresult **facts, hub_err_t *err);
 /* The party ids and candidate facts of e and the others: read (batch_rows false) or the
  * batch's; then the conflicts. */
 int merge_party_ids(struct ctx *c, hub_err_t *err);
