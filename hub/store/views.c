@@ -43,19 +43,24 @@ void hub_views_free(hub_views_t *v)
         free(v);
 }
 
-/* Append to a JSON array unless an equal value is there: entities have few values each. */
-static void add_unique(json_t *arr, json_t *item)
+/* Append item to arr unless an item with the same key (a, b) is there. seen, a JSON object, is
+ * the hash set of keys (jansson's hashtable): a view of an entity with k statements costs
+ * O(k), where comparing each item with every earlier one cost O(k^2) for a growing entity. */
+static void add_unique(json_t *arr, json_t *seen, const char *a, const char *b, json_t *item)
 {
-        size_t i;
-        json_t *x;
-        json_array_foreach(arr, i, x)
-        {
-                if (json_equal(x, item)) {
-                        json_decref(item);
-                        return;
-                }
+        size_t n = strlen(a) + strlen(b) + 2;
+        char *key = malloc(n);
+        if (!key || !item) {
+                free(key);
+                json_decref(item);
+                return;
         }
-        json_array_append_new(arr, item);
+        snprintf(key, n, "%s\x1f%s", a, b);
+        if (json_object_get(seen, key) || json_object_set_new(seen, key, json_true()) != 0)
+                json_decref(item);
+        else
+                json_array_append_new(arr, item);
+        free(key);
 }
 
 enum { C_ENTITY, C_PROP, C_VALUE, C_TIER, C_AGENCY, C_RECORD, C_ACTIVE, C_VALID, C_REPORTED };
@@ -154,7 +159,8 @@ static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, i
                          bool redirect)
 {
         json_t *names = ordered_names(q, from, to, tier), *ids = json_array(),
-               *cats = json_array(), *sources = json_array();
+               *cats = json_array(), *sources = json_array(), *seen_sources = json_object(),
+               *seen_ids = json_object(), *seen_cats = json_object();
         /* A merged entity has no statements left: it is published as a redirect to the tiers
          * that saw it before, so their subscribers follow it. */
         bool visible = redirect, active = redirect;
@@ -166,19 +172,25 @@ static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, i
                 if (strcmp(PQgetvalue(q, t, C_ACTIVE), "t") != 0)
                         continue;
                 active = true;
-                add_unique(sources, json_pack("{s:s, s:s}", "agency", PQgetvalue(q, t, C_AGENCY),
-                                              "record_id", PQgetvalue(q, t, C_RECORD)));
+                const char *agency = PQgetvalue(q, t, C_AGENCY),
+                           *record = PQgetvalue(q, t, C_RECORD);
+                add_unique(sources, seen_sources, agency, record,
+                           json_pack("{s:s, s:s}", "agency", agency, "record_id", record));
                 if (strcmp(PQgetvalue(q, t, C_VALID), "t") != 0)
                         continue; /* kept as evidence in statements, not published */
                 const char *prop = PQgetvalue(q, t, C_PROP), *value = PQgetvalue(q, t, C_VALUE);
                 if (strncmp(prop, "name:", 5) == 0)
                         continue; /* ordered_names() */
                 else if (strncmp(prop, "identifier:", 11) == 0)
-                        add_unique(ids, json_pack("{s:s, s:s, s:n, s:n}", "type", prop + 11,
-                                                  "value", value, "qualifier", "label"));
+                        add_unique(ids, seen_ids, prop + 11, value,
+                                   json_pack("{s:s, s:s, s:n, s:n}", "type", prop + 11, "value",
+                                             value, "qualifier", "label"));
                 else if (strcmp(prop, "category") == 0)
-                        add_unique(cats, json_string(value));
+                        add_unique(cats, seen_cats, value, "", json_string(value));
         }
+        json_decref(seen_sources);
+        json_decref(seen_ids);
+        json_decref(seen_cats);
         if (!visible) {
                 json_decref(names);
                 json_decref(ids);

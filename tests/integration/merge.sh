@@ -64,9 +64,13 @@ echo "{\"record_id\": \"M$tag-3\", \"source_agency\": \"BTTTT\", \"reported_at\"
 old=$(( a < b ? a : b )) new=$(( a < b ? b : a ))
 [ "$(q "SELECT merged_into FROM entities WHERE id = $new")" = "$old" ] ||
         fail "E$new is not merged into the older E$old"
+# The bridging record is stored under the older entity; the evidence names what the newer one
+# held (which of the two is older depends on the order the agencies' topics were read in).
+held='{"type": "DOMAIN", "value": "hopnhat-vidu.vn"}'
+[ "$new" = "$a" ] && held='{"type": "TAX_CODE", "value": "0312687878"}'
 [ "$(q "SELECT count(*) FROM merges WHERE survivor = $old AND absorbed = $new
         AND record_id = 'M$tag-3' AND rule = 'strong-identifier'
-        AND evidence @> '{\"identifiers\": [{\"type\": \"DOMAIN\", \"value\": \"hopnhat-vidu.vn\"}],
+        AND evidence @> '{\"identifiers\": [$held],
                           \"record_identifiers\": [{\"type\": \"TAX_CODE\", \"value\": \"0312687878\"},
                                                   {\"type\": \"DOMAIN\", \"value\": \"hopnhat-vidu.vn\"}]}'
         ")" = 1 ] || { q "SELECT * FROM merges"; fail "the merge and its evidence are not recorded"; }
