@@ -7,34 +7,15 @@
 set -uo pipefail
 build=$1 root=$2
 
-[ -n "${HUB_PG_DSN:-}" ] && [ -n "${HUB_KAFKA_BROKERS:-}" ] || {
-        echo "HUB_PG_DSN/HUB_KAFKA_BROKERS not set: start deploy/local/start.sh"
-        [ "${HUB_REQUIRE_SERVICES:-}" = 1 ] && exit 1
-        exit 77
-}
-tmp=$(mktemp -d)
-base_dsn=$HUB_PG_DSN
-db=hub_t_bins_$$
-sub=hub_t_binssub_$$
+# shellcheck source=lib.sh
+source "$root/tests/integration/lib.sh"
+it_need_services
+it_databases bins sub
 hubd_pid=
-cleanup() {
-        [ -n "$hubd_pid" ] && kill "$hubd_pid" 2>/dev/null && wait "$hubd_pid" 2>/dev/null
-        psql "$base_dsn" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-        psql "$base_dsn" -qc "DROP DATABASE IF EXISTS $sub WITH (FORCE)" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-psql "$base_dsn" -qc "CREATE DATABASE $db" >/dev/null || exit 1
-psql "$base_dsn" -qc "CREATE DATABASE $sub" >/dev/null || exit 1
-export HUB_PG_DSN="$base_dsn dbname=$db" HUB_SUBSCRIBER_DSN="$base_dsn dbname=$sub"
-export HUB_MAIN_STATE=$tmp/state HUB_GROUP=hubd-bins-$$
 hubctl=$build/hub/ctl/hubctl
-
-fail() {
-        echo "FAIL: $*"
-        exit 1
+it_before_cleanup() {
+        [ -n "$hubd_pid" ] && kill "$hubd_pid" 2>/dev/null && wait "$hubd_pid" 2>/dev/null
 }
-q() { psql "$HUB_PG_DSN" -Atqc "$1"; }
 # Wait for a condition (a command) while hubd works, giving up after about two minutes.
 wait_for() {
         for _ in $(seq 600); do

@@ -17,33 +17,11 @@
 set -uo pipefail
 build=$1 root=$2
 
-[ -n "${HUB_PG_DSN:-}" ] && [ -n "${HUB_KAFKA_BROKERS:-}" ] || {
-        echo "HUB_PG_DSN/HUB_KAFKA_BROKERS not set: start deploy/local/start.sh"
-        [ "${HUB_REQUIRE_SERVICES:-}" = 1 ] && exit 1
-        exit 77
-}
-tmp=$(mktemp -d)
-base_dsn=$HUB_PG_DSN
-db=hub_t_judge_$$
-sub=hub_t_judgesub_$$
-cleanup() {
-        psql "$base_dsn" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-        psql "$base_dsn" -qc "DROP DATABASE IF EXISTS $sub WITH (FORCE)" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-psql "$base_dsn" -qc "CREATE DATABASE $db" >/dev/null || exit 1
-psql "$base_dsn" -qc "CREATE DATABASE $sub" >/dev/null || exit 1
-export HUB_PG_DSN="$base_dsn dbname=$db" HUB_SUBSCRIBER_DSN="$base_dsn dbname=$sub"
-export HUB_MAIN_STATE=$tmp/state HUB_GROUP=hubd-judge-$$
+# shellcheck source=lib.sh
+source "$root/tests/integration/lib.sh"
+it_need_services
+it_databases judge sub
 hubctl=$build/hub/ctl/hubctl
-
-fail() {
-        echo "FAIL: $*"
-        exit 1
-}
-q() { psql "$HUB_PG_DSN" -Atqc "$1"; }
-qs() { psql "$HUB_SUBSCRIBER_DSN" -Atqc "$1"; }
 # hubd ships the outbox the judgements filled; the subscriber applies it.
 publish() {
         "$build/hub/hubd/hubd" --hub-key "$HUB_MAIN_STATE/keys/hub.key" --exit-when-idle 3 \

@@ -11,38 +11,11 @@
 set -uo pipefail
 build=$1 root=$2
 
-skip_or_fail() {
-        echo "$1"
-        [ "${2:-}" = 1 ] && exit 1
-        exit 77
-}
-[ -n "${HUB_PG_DSN:-}" ] && [ -n "${HUB_KAFKA_BROKERS:-}" ] ||
-        skip_or_fail "HUB_PG_DSN/HUB_KAFKA_BROKERS not set: start deploy/local/start.sh" \
-                "${HUB_REQUIRE_SERVICES:-}"
-dev=${HUB_SHARED_DIR:-$root/../shared}/data/agency_records.dev.jsonl
-[ -r "$dev" ] || skip_or_fail "shared dev data not found at $dev" "${HUB_REQUIRE_SHARED:-}"
-
-tmp=$(mktemp -d)
-base_dsn=$HUB_PG_DSN
-db=hub_t_resolution_$$
-sub=hub_t_ressub_$$
-cleanup() {
-        psql "$base_dsn" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1
-        psql "$base_dsn" -qc "DROP DATABASE IF EXISTS $sub WITH (FORCE)" >/dev/null 2>&1
-        rm -rf "$tmp"
-}
-trap cleanup EXIT
-psql "$base_dsn" -qc "CREATE DATABASE $db" >/dev/null || exit 1
-psql "$base_dsn" -qc "CREATE DATABASE $sub" >/dev/null || exit 1
-export HUB_PG_DSN="$base_dsn dbname=$db" HUB_SUBSCRIBER_DSN="$base_dsn dbname=$sub"
-export HUB_MAIN_STATE=$tmp/state HUB_GROUP=hubd-resolution-$$
-
-fail() {
-        echo "FAIL: $*"
-        exit 1
-}
-q() { psql "$HUB_PG_DSN" -Atqc "$1"; }
-qs() { psql "$HUB_SUBSCRIBER_DSN" -Atqc "$1"; }
+# shellcheck source=lib.sh
+source "$root/tests/integration/lib.sh"
+it_need_services
+it_need_dev_data
+it_databases resolution sub
 
 "$root/deploy/main-job.sh" "$build" "$dev" >"$tmp/run" 2>&1 ||
         { cat "$tmp/run"; fail "main job exited $? on the dev data"; }

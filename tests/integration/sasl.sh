@@ -16,19 +16,13 @@
 set -uo pipefail
 build=$1 root=$2
 
-skip_or_fail() {
-        echo "$1"
-        [ "${2:-}" = 1 ] && exit 1
-        exit 77
-}
-[ -n "${HUB_PG_DSN:-}" ] && [ -n "${HUB_KAFKA_BROKERS:-}" ] ||
-        skip_or_fail "HUB_PG_DSN/HUB_KAFKA_BROKERS not set: start deploy/local/start.sh" \
-                "${HUB_REQUIRE_SERVICES:-}"
+# shellcheck source=lib.sh
+source "$root/tests/integration/lib.sh"
+it_need_services
 [ -n "${HUB_KAFKA_SASL_BROKERS:-}" ] && [ -d "${HUB_KAFKA_USERS_DIR:-/nonexistent}" ] ||
         skip_or_fail "HUB_KAFKA_SASL_BROKERS/HUB_KAFKA_USERS_DIR not set: restart the services" \
                 "${HUB_REQUIRE_SERVICES:-}"
-dev=${HUB_SHARED_DIR:-$root/../shared}/data/agency_records.dev.jsonl
-[ -r "$dev" ] || skip_or_fail "shared dev data not found at $dev" "${HUB_REQUIRE_SHARED:-}"
+it_need_dev_data
 
 hubctl=$build/hub/ctl/hubctl
 publish=$build/connectors/hub-publish
