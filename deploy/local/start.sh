@@ -269,6 +269,8 @@ export HUB_PG_DSN='host=127.0.0.1 port=$HUB_PG_PORT dbname=hub user=postgres con
 export HUB_KAFKA_BROKERS='127.0.0.1:$HUB_KAFKA_PORT'
 EOF
         mv "$hub_env_file.tmp" "$hub_env_file"
+        printf 'hub_started_pg_port=%s\nhub_started_kafka_port=%s\nhub_started_kafka_controller_port=%s\n' \
+                "$HUB_PG_PORT" "$HUB_KAFKA_PORT" "$HUB_KAFKA_CONTROLLER_PORT" >"$HUB_LOCAL_DIR/ports"
 }
 
 main() {
