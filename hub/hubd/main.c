@@ -355,8 +355,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                 }
                 rd_kafka_assign(rk, l);
                 /* A partition paused before stays paused through a new assignment: pause or
-                 * resume the new one as the backoff says. */
-                set_paused(d, now_ms() < d->backoff_until_ms);
+                 * resume the new one as the backoff says (only then: a resume restarts fetching). */
+                if (d->paused || now_ms() < d->backoff_until_ms)
+                        set_paused(d, now_ms() < d->backoff_until_ms);
                 d->assigned_once = true;
                 d->last_activity_ms = now_ms();
         } else {

@@ -376,8 +376,32 @@ static void run_init(struct run *r, const char *fault, int n, const char *broker
         }
 }
 
+/* The run's agency topic goes when the run is done: hubd instances of other tests that
+ * subscribe to every agency topic (the main job) must not find the suite's messages. */
+static void delete_topic(struct run *r)
+{
+        rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(r->topic);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(r->producer);
+        rd_kafka_DeleteTopics(r->producer, &dt, 1, NULL, q);
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 30000);
+        const rd_kafka_DeleteTopics_result_t *res = ev ? rd_kafka_event_DeleteTopics_result(ev)
+                                                       : NULL;
+        size_t n = 0;
+        const rd_kafka_topic_result_t **tr = res ? rd_kafka_DeleteTopics_result_topics(res, &n)
+                                                 : NULL;
+        if (!n || rd_kafka_topic_result_error(tr[0]))
+                printf("  could not delete topic %s: %s\n", r->topic,
+                       n ? rd_kafka_topic_result_error_string(tr[0]) : "no answer");
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_DeleteTopic_destroy(dt);
+}
+
 static void run_done(struct run *r)
 {
+        if (!r->mock)
+                delete_topic(r);
         rd_kafka_destroy(r->producer);
         PQfinish(r->db);
         hub_test_drop_db(r->dsn);
