@@ -88,12 +88,7 @@ for a in "${agencies[@]}"; do
 done
 
 say "hubd consolidates (exits when idle)"
-# Twice: hubd's --exit-when-idle can end a run while one message whose transaction failed is
-# being read again (its offset is not stored, so nothing is lost: the next run stores it).
-for run in 1 2; do
-        "$hubd" --hub-key "$state/keys/hub.key" --exit-when-idle 3 \
-                --log-level "${HUB_MAIN_LOG_LEVEL:-warn}"
-done
+"$hubd" --hub-key "$state/keys/hub.key" --exit-when-idle 3 --log-level "${HUB_MAIN_LOG_LEVEL:-warn}"
 
 say "MOF-THUE's subscriber materialises hub.entities.shared into its own database"
 "$subscribe" --tier shared --hub-key "$state/keys/hub.key.pub" --dsn "$sub_dsn" \

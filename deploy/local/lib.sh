@@ -25,12 +25,18 @@ hub_root=$(cd "$hub_here/../.." && pwd)
 
 HUB_LOCAL_DIR=${HUB_LOCAL_DIR:-$hub_root/.hub-local}
 HUB_CACHE_DIR=${HUB_CACHE_DIR:-${HOME:-/root}/.cache/hub}
-HUB_PG_PORT=${HUB_PG_PORT:-55432}
+# The ports the running services were started with (start.sh records them), so that a later
+# call without the variables (stop.sh, kill.sh, a restart by start.sh from a test) uses the same.
+if [[ -r "$HUB_LOCAL_DIR/ports" ]]; then
+        # shellcheck source=/dev/null
+        source "$HUB_LOCAL_DIR/ports"
+fi
+HUB_PG_PORT=${HUB_PG_PORT:-${hub_started_pg_port:-55432}}
 HUB_PG_FSYNC=${HUB_PG_FSYNC:-on}
 HUB_KAFKA_VERSION=${HUB_KAFKA_VERSION:-4.4.0}
-HUB_KAFKA_PORT=${HUB_KAFKA_PORT:-59092}
-HUB_KAFKA_CONTROLLER_PORT=${HUB_KAFKA_CONTROLLER_PORT:-59093}
-HUB_KAFKA_SASL_PORT=${HUB_KAFKA_SASL_PORT:-59094}
+HUB_KAFKA_PORT=${HUB_KAFKA_PORT:-${hub_started_kafka_port:-59092}}
+HUB_KAFKA_CONTROLLER_PORT=${HUB_KAFKA_CONTROLLER_PORT:-${hub_started_kafka_controller_port:-59093}}
+HUB_KAFKA_SASL_PORT=${HUB_KAFKA_SASL_PORT:-${hub_started_kafka_sasl_port:-59094}}
 # admin: a super user for operators (hubctl init, agency add, kafka acl apply); hub: hubd; the
 # agencies of connectors/examples; subscribers sub-<agency>. Their ACLs come from
 # `hubctl kafka acl apply`, not from here.

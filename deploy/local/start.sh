@@ -330,6 +330,9 @@ export HUB_KAFKA_SASL_BROKERS='127.0.0.1:$HUB_KAFKA_SASL_PORT'
 export HUB_KAFKA_USERS_DIR='$hub_kafka_users_dir'
 EOF
         mv "$hub_env_file.tmp" "$hub_env_file"
+        printf 'hub_started_pg_port=%s\nhub_started_kafka_port=%s\nhub_started_kafka_controller_port=%s\nhub_started_kafka_sasl_port=%s\n' \
+                "$HUB_PG_PORT" "$HUB_KAFKA_PORT" "$HUB_KAFKA_CONTROLLER_PORT" \
+                "$HUB_KAFKA_SASL_PORT" >"$HUB_LOCAL_DIR/ports"
 }
 
 main() {

@@ -7,6 +7,7 @@
 #include <hub/batch.h>
 #include <hub/bins.h>
 #include <hub/config.h>
+#include <hub/failpoint.h>
 #include <hub/ident.h>
 #include <hub/ingest.h>
 #include <hub/kafka.h>
@@ -19,6 +20,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <regex.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sodium.h>
@@ -66,6 +68,9 @@ static const hub_setting_t settings[] = {
          "debug, info, warn or error"},
         {"noisy_threshold", HUB_CFG_INT, "5", false, false, NULL, 1, 1000000,
          "entities an identifier value may appear on before it is noisy and stops merging"},
+        {"stall_timeout", HUB_CFG_INT, "30", false, false, NULL, 0, 86400,
+         "seconds a transaction, or the publisher's connection, may sit idle before PostgreSQL "
+         "ends it: fences a stalled instance and frees its locks for the others (0: never)"},
         {"exit_when_idle", HUB_CFG_INT, "0", false, false, NULL, 0, 86400,
          "exit after every assigned partition is consumed, the outbox is sent and nothing "
          "happened for this many seconds (0: run until stopped; for tests)"},
@@ -77,6 +82,10 @@ struct part {
         int32_t partition;
         int64_t expected; /* consumer_offsets.next_offset as this instance knows it; -1 none */
         bool eof;
+        /* A message of this partition failed and is to be read again: not stored to its end,
+         * whatever end-of-partition events say (one fetched before the seek back may arrive
+         * after it). */
+        bool reread;
 };
 
 struct hubd {
@@ -95,6 +104,7 @@ struct hubd {
         bool assigned_once;
         /* retries */
         int64_t backoff_until_ms, backoff_ms;
+        bool paused; /* consumption paused until backoff_until_ms */
         /* outbox */
         bool publisher, outbox_maybe;
         int64_t last_enqueued, resend_from, next_claim_ms, next_outbox_scan_ms;
@@ -310,6 +320,28 @@ static void clear_parts(struct hubd *d)
         d->n_parts = 0;
 }
 
+/* Pause or resume fetching from every assigned partition: while the database fails, nothing is
+ * fetched (memory stays bounded, the broker is not asked again and again), and what was fetched
+ * already is sought back to. */
+static void set_paused(struct hubd *d, bool pause)
+{
+        rd_kafka_topic_partition_list_t *l = NULL;
+        if (rd_kafka_assignment(d->consumer, &l) == RD_KAFKA_RESP_ERR_NO_ERROR && l) {
+                rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(d->consumer, l)
+                                              : rd_kafka_resume_partitions(d->consumer, l);
+                if (e)
+                        hub_log(HUB_LOG_WARN, "ingest", rd_kafka_err2str(e),
+                                "action=%s", pause ? "pause" : "resume");
+                rd_kafka_topic_partition_list_destroy(l);
+        }
+        if (pause != d->paused)
+                hub_log(HUB_LOG_INFO, "ingest",
+                        pause ? "consumption paused: waiting for the database"
+                              : "consumption resumed",
+                        NULL);
+        d->paused = pause;
+}
+
 /* Stored offsets of the partitions in l, retried until the database answers or we stop:
  * without them nothing may be consumed. */
 static int read_offsets(struct hubd *d, rd_kafka_topic_partition_list_t *l)
@@ -358,6 +390,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
                                 (int)p->partition, p->expected);
                 }
                 rd_kafka_assign(rk, l);
+                /* A partition paused before stays paused through a new assignment: pause or
+                 * resume the new one as the backoff says (only then: a resume restarts fetching). */
+                if (d->paused || now_ms() < d->backoff_until_ms)
+                        set_paused(d, now_ms() < d->backoff_until_ms);
                 d->assigned_once = true;
                 d->last_activity_ms = now_ms();
         } else {
@@ -399,6 +435,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 d->cap_sent = cap;
         }
         d->sent[d->n_sent++] = id;
+        hub_failpoint("during-publish");
 }
 
 static rd_kafka_t *make_client(struct hubd *d, rd_kafka_type_t type, hub_err_t *err)
@@ -493,8 +530,13 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
         const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 struct part *p = find_part(d, topic, m->partition);
-                if (p)
-                        p->eof = true;
+                if (!p)
+                        return;
+                p->eof = true;
+                /* The end as fetched, and stored up to it: nothing left to read again (after a
+                 * fence, the other instance may have stored it all). */
+                if (p->reread && p->expected >= 0 && p->expected >= m->offset)
+                        p->reread = false;
                 return;
         }
         if (m->err) {
@@ -510,6 +552,7 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
                 return; /* already stored (a fetch from before a seek) */
         if (now_ms() < d->backoff_until_ms) {
                 /* Waiting out a database error: come back to this message later. */
+                p->reread = true;
                 seek_back(d, m);
                 return;
         }
@@ -518,8 +561,10 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
         hub_err_t err = {0};
         int rc = hub_ingest_message(d->ing, &im, &res, &err);
         if (rc == 0) {
+                hub_failpoint("after-commit");
                 d->backoff_ms = 0;
                 p->expected = m->offset + 1;
+                p->reread = false;
                 d->batches++;
                 d->accepted += res.accepted;
                 d->duplicates += res.duplicates;
@@ -540,6 +585,7 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
                         res.left_unmerged);
                 return;
         }
+        p->reread = true;
         if (res.fenced) {
                 int64_t next = -1;
                 hub_err_t e2 = {0};
@@ -563,6 +609,9 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
                 (int)m->partition, m->offset, d->backoff_ms);
         if (PQstatus(hub_store_conn(d->store)) != CONNECTION_OK)
                 PQreset(hub_store_conn(d->store));
+        /* Pause first: pausing sets the next fetch to after the last message handed out (this
+         * one), the seek then sets it back to this message. */
+        set_paused(d, true);
         seek_back(d, m);
 }
 
@@ -648,19 +697,78 @@ static void publish(struct hubd *d)
         rd_kafka_poll(d->producer, 0);
 }
 
+/* Whether every partition of the subscription that this instance does not hold is stored to
+ * its end (by another member of the group, or by an earlier run). Without it, a run could end
+ * holding part of the subscription only: while a killed member's session has not expired yet, or
+ * before a regex subscription's next metadata refresh adds a new topic. Asks the broker and the
+ * database, so it runs only once the assigned partitions are done. A partition that ends with a
+ * transaction marker (no producer of this system writes transactionally) would never count as
+ * stored while another member holds it. */
+static bool others_stored(struct hubd *d)
+{
+        const char *topics = hub_config_get(d->cfg, "topics");
+        bool is_regex = topics[0] == '^';
+        regex_t re;
+        if (is_regex && regcomp(&re, topics, REG_EXTENDED | REG_NOSUB) != 0)
+                return true; /* librdkafka accepted it; nothing better to check with */
+        const struct rd_kafka_metadata *md = NULL;
+        bool ok = rd_kafka_metadata(d->consumer, 1, NULL, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int t = 0; ok && md && t < md->topic_cnt; t++) {
+                const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+                if (mt->err || (is_regex ? regexec(&re, mt->topic, 0, NULL, 0) != 0
+                                         : strcmp(mt->topic, topics) != 0))
+                        continue;
+                for (int i = 0; ok && i < mt->partition_cnt; i++) {
+                        int32_t part = mt->partitions[i].id;
+                        if (find_part(d, mt->topic, part))
+                                continue;
+                        int64_t lo = 0, hi = 0, next = -1;
+                        hub_err_t err = {0};
+                        if (rd_kafka_query_watermark_offsets(d->consumer, mt->topic, part, &lo,
+                                                             &hi, 5000) ||
+                            hub_ingest_offsets(d->store, mt->topic, &part, 1, &next, &err)) {
+                                ok = false;
+                                break;
+                        }
+                        if ((next >= 0 ? next : lo) < hi) {
+                                hub_log(HUB_LOG_INFO, "hubd",
+                                        "not idle: a partition this instance does not hold is "
+                                        "not stored to its end",
+                                        "topic=%s partition=%d next_offset=%" PRId64
+                                        " end=%" PRId64,
+                                        mt->topic, (int)part, next, hi);
+                                ok = false;
+                        }
+                }
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (is_regex)
+                regfree(&re);
+        return ok;
+}
+
 static bool idle(struct hubd *d, int64_t idle_ms)
 {
         int64_t t = now_ms();
         if (!d->assigned_once || t - d->last_activity_ms < idle_ms || t - d->start_ms < idle_ms)
                 return false;
+        /* Every assigned partition consumed to its end and stored to it: messages are stored
+         * in order, and one that failed is marked until it is stored. */
         for (size_t i = 0; i < d->n_parts; i++)
-                if (!d->parts[i].eof)
+                if (!d->parts[i].eof || d->parts[i].reread)
                         return false;
         if (d->inflight || d->n_sent || d->resend_from || !d->publisher)
                 return false;
         int64_t pending = 0;
         hub_err_t err = {0};
-        return hub_outbox_pending(d->pstore, &pending, &err) == 0 && pending == 0;
+        if (hub_outbox_pending(d->pstore, &pending, &err) || pending)
+                return false;
+        if (!others_stored(d)) {
+                d->last_activity_ms = t; /* look again after another idle period */
+                return false;
+        }
+        return true;
 }
 
 /* ---- tree heads ---- */
@@ -707,10 +815,40 @@ static int run(struct hubd *d)
                         err.code ? err.msg : "not a secret key file");
                 return 1;
         }
+        /* PostgreSQL ends a transaction left idle this long: a hubd stopped mid-batch (SIGSTOP,
+         * a long pause) then holds no row locks that block the instance that took its
+         * partitions, and cannot commit once it runs again. The publisher's connection, busy at
+         * least every two seconds while hubd runs, is also ended when idle this long, which
+         * frees the publisher lock of a stalled instance. Through PGOPTIONS, read when a
+         * connection is made, so that it also holds after a reconnection; an options= in the
+         * conninfo takes precedence. */
+        long long stall = hub_config_int(d->cfg, "stall_timeout") * 1000;
+        const char *prev = getenv("PGOPTIONS");
+        char *saved = prev ? strdup(prev) : NULL, pgopt[512];
+        if (stall > 0) {
+                snprintf(pgopt, sizeof(pgopt), "%s%s-c idle_in_transaction_session_timeout=%lld",
+                         saved ? saved : "", saved ? " " : "", stall);
+                setenv("PGOPTIONS", pgopt, 1);
+        }
+        int rc = hub_store_open(dsn, &d->store, &err);
+        if (!rc && stall > 0) {
+                snprintf(pgopt, sizeof(pgopt),
+                         "%s%s-c idle_in_transaction_session_timeout=%lld "
+                         "-c idle_session_timeout=%lld",
+                         saved ? saved : "", saved ? " " : "", stall, stall);
+                setenv("PGOPTIONS", pgopt, 1);
+        }
+        if (!rc)
+                rc = hub_store_open(dsn, &d->pstore, &err);
+        if (saved)
+                setenv("PGOPTIONS", saved, 1);
+        else
+                unsetenv("PGOPTIONS");
+        free(saved);
         int applied = 0;
         hub_ingest_opts_t opts = {limits_of(d->cfg), &d->key,
                                   (int)hub_config_int(d->cfg, "noisy_threshold")};
-        if (hub_store_open(dsn, &d->store, &err) || hub_store_open(dsn, &d->pstore, &err) ||
+        if (rc ||
             hub_store_migrate(d->store, &applied, &err) ||
             hub_ingest_new(d->store, &opts, &d->ing, &err)) {
                 fprintf(stderr, "hubd: %s\n", err.msg);
@@ -745,6 +883,8 @@ static int run(struct hubd *d)
                         reload_requested = 0;
                         reload(d);
                 }
+                if (d->paused && now_ms() >= d->backoff_until_ms)
+                        set_paused(d, false);
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(d->consumer, 50);
                 if (m) {
                         handle_message(d, m);

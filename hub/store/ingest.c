@@ -11,6 +11,7 @@
 #include <hub/arena.h>
 #include <hub/avro.h>
 #include <hub/extract.h>
+#include <hub/failpoint.h>
 #include <hub/ingest.h>
 #include <hub/mlog_store.h>
 #include <hub/report.h>
@@ -1137,6 +1138,8 @@ int hub_ingest_message(hub_ingest_t *ing, const hub_ingest_msg_t *m, hub_ingest_
                 rc = ingest_tx(ing, m, res, err);
         if (!rc)
                 rc = store_offset(ing, m, res, err);
+        if (!rc)
+                hub_failpoint("before-commit");
         if (!rc)
                 rc = hub_store_commit(ing->store, err);
         if (!rc || (err && err->retriable) || res->fenced || rc != -HUB_E_DB) {

@@ -710,6 +710,80 @@ static void test_sigkill_restart(void **state)
         env_done(&e);
 }
 
+/* A waiting backend of hubd's (not this test's), other than `not`; 0 if none. */
+static long lock_waiter(struct env *e, long not)
+{
+        char q[256];
+        snprintf(q, sizeof(q),
+                 "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE datname = "
+                 "current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid() "
+                 "AND pid <> %ld",
+                 not);
+        return (long)scalar(e, q);
+}
+
+/* --exit-when-idle is not idle while a message whose transaction failed with a retriable error
+ * waits to be read again, however long the wait. A session holds a lock that hubd's transaction
+ * needs; each time hubd waits for it, its connection is terminated (SQLSTATE 57P01, retriable),
+ * until the backoff between attempts is longer than the idle period. Then the lock goes, and
+ * hubd must store the batch before it exits. (End-of-partition alone let it exit meanwhile.) */
+static void test_idle_waits_for_reread(void **state)
+{
+        (void)state;
+        struct env e;
+        env_init(&e);
+        PGconn *locker = PQconnectdb(e.dsn);
+        assert_int_equal(PQstatus(locker), CONNECTION_OK);
+        /* EXCLUSIVE: hubd may read its stored offsets, not write them. */
+        PGresult *r = PQexec(locker, "BEGIN; LOCK TABLE consumer_offsets IN EXCLUSIVE MODE");
+        assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+        PQclear(r);
+        enum { PER = 5 };
+        unsigned char *recs[PER];
+        size_t lens[PER], blen;
+        for (int i = 0; i < PER; i++) {
+                char rid[32];
+                snprintf(rid, sizeof(rid), "W-%02d", i);
+                recs[i] = report(e.a.code, rid, NULL, "PUBLIC", "Cửa hàng", &lens[i]);
+        }
+        struct batch_opts o = {e.a.code, e.a.key_id, e.a.sk, 0, false};
+        unsigned char *bb = batch(&o, recs, lens, PER, &blen);
+        produce(e.a.topic, bb, blen, 0);
+        free(bb);
+        free_all(recs, PER);
+        /* --exit-when-idle 3; backoffs 0.1, 0.2, ... 6.4 s: the last ones outlast it. */
+        pid_t pid = start_hubd(&e, "--retry-max-ms=8000");
+        long last = 0;
+        for (int k = 0; k < 7; k++) {
+                long waiter;
+                while (!(waiter = lock_waiter(&e, last))) {
+                        int status;
+                        if (waitpid(pid, &status, WNOHANG) == pid)
+                                fail_msg("hubd exited (status %d) after %d failed attempts, "
+                                         "its batch not stored",
+                                         status, k);
+                        usleep(20000);
+                }
+                char q[128];
+                snprintf(q, sizeof(q), "SELECT pg_terminate_backend(%ld)::int", waiter);
+                assert_int_equal(scalar(&e, q), 1);
+                last = waiter;
+        }
+        r = PQexec(locker, "COMMIT");
+        PQclear(r);
+        PQfinish(locker);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM records"), PER);
+        char q[256];
+        snprintf(q, sizeof(q), "SELECT sum(next_offset) FROM consumer_offsets WHERE topic = '%s'",
+                 e.a.topic);
+        assert_int_equal(scalar(&e, q), 1);
+        env_done(&e);
+}
+
 static bool file_has(const char *path, const char *text)
 {
         size_t len;
@@ -717,6 +791,83 @@ static bool file_has(const char *path, const char *text)
         bool found = buf && strstr(buf, text);
         free(buf);
         return found;
+}
+
+/* --exit-when-idle means every partition of the subscription stored to its end, not only the
+ * partitions this instance holds now (another member, or one killed a moment ago whose session
+ * has not expired, may hold the rest). A plain consumer of the test joins hubd's group first and
+ * keeps half of the partitions without storing anything: hubd must not exit until it has taken
+ * them over and stored them, after that consumer leaves. (Before, it exited with them unread.) */
+static void test_idle_whole_subscription(void **state)
+{
+        (void)state;
+        struct env e;
+        env_init(&e);
+        enum { BATCHES = 12, PER = 5 };
+        struct batch_opts o = {e.a.code, e.a.key_id, e.a.sk, 0, false};
+        for (int b = 0; b < BATCHES; b++) {
+                unsigned char *recs[PER];
+                size_t lens[PER], blen;
+                for (int i = 0; i < PER; i++) {
+                        char rid[32];
+                        snprintf(rid, sizeof(rid), "S-%02d-%d", b, i);
+                        recs[i] = report(e.a.code, rid, NULL, "PUBLIC", "Cửa hàng", &lens[i]);
+                }
+                unsigned char *bb = batch(&o, recs, lens, PER, &blen);
+                produce(e.a.topic, bb, blen, b % 3);
+                free(bb);
+                free_all(recs, PER);
+        }
+        char errstr[256];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        hub_err_t err = {0};
+        assert_int_equal(hub_kafka_set(conf, "bootstrap.servers", brokers, &err), 0);
+        assert_int_equal(hub_kafka_set(conf, "group.id", e.group, &err), 0);
+        assert_int_equal(hub_kafka_set(conf, "partition.assignment.strategy", "roundrobin", &err),
+                         0);
+        assert_int_equal(hub_kafka_set(conf, "enable.auto.commit", "false", &err), 0);
+        rd_kafka_t *other = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+        assert_non_null(other);
+        rd_kafka_poll_set_consumer(other);
+        rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(sub, e.regex, RD_KAFKA_PARTITION_UA);
+        assert_int_equal(rd_kafka_subscribe(other, sub), 0);
+        rd_kafka_topic_partition_list_destroy(sub);
+        rd_kafka_topic_partition_list_t *mine = NULL;
+        for (;;) { /* joined, with every partition */
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(other, 100);
+                if (m)
+                        rd_kafka_message_destroy(m);
+                assert_int_equal(rd_kafka_assignment(other, &mine), 0);
+                int n = mine->cnt;
+                rd_kafka_topic_partition_list_destroy(mine);
+                if (n == 6)
+                        break;
+        }
+        char log[128];
+        snprintf(log, sizeof(log), "/tmp/itest_hubd_whole_%ld.log", (long)getpid());
+        stderr_path = log;
+        pid_t pid = start_hubd(&e, NULL);
+        stderr_path = NULL;
+        /* Until hubd has done its share and waits for the rest. */
+        while (!file_has(log, "not idle: a partition this instance does not hold")) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(other, 100);
+                if (m)
+                        rd_kafka_message_destroy(m);
+                int status;
+                if (waitpid(pid, &status, WNOHANG) == pid)
+                        fail_msg("hubd exited (status %d) with %lld of %d records stored", status,
+                                 scalar(&e, "SELECT count(*) FROM records"), BATCHES * PER);
+        }
+        rd_kafka_consumer_close(other);
+        rd_kafka_destroy(other);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(scalar(&e, "SELECT count(*) FROM records"), BATCHES * PER);
+        unlink(log);
+        env_done(&e);
 }
 
 /* SIGHUP with a broken file keeps the old configuration; with a valid one reloads it; SIGTERM
@@ -989,6 +1140,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_accept_redeliver_publish),
                 cmocka_unit_test(test_rejects),
                 cmocka_unit_test(test_sigkill_restart),
+                cmocka_unit_test(test_idle_waits_for_reread),
+                cmocka_unit_test(test_idle_whole_subscription),
                 cmocka_unit_test(test_signals),
                 cmocka_unit_test(test_key_rotation),
                 cmocka_unit_test(test_key_revocation_and_replay),
