@@ -155,6 +155,7 @@ static int merge_group(struct ctx *c, const int64_t *group, struct other *const 
                 if (*n_changed < cap)
                         changed[(*n_changed)++] = group[i];
         }
+        c->settled = review;
         return review ? merge_demote_transposed(c, *survivor, err) : 0;
 }
 
@@ -186,6 +187,14 @@ static int lookups(struct ctx *c, size_t i, const hub_merge_rec_t *rec, struct l
         return c->e != *rec->entity ? merge_follow(c, c->e, *rec->entity, err) : 0;
 }
 
+static bool carries_personal_id(const hub_extract_t *x)
+{
+        for (size_t i = 0; i < x->n_keys; i++)
+                if (strcmp(x->keys[i].type, "PERSONAL_ID") == 0)
+                        return true;
+        return false;
+}
+
 static int resolve_one(struct ctx *c, size_t i, const hub_merge_rec_t *rec, int64_t *changed,
                        size_t *n_changed, size_t cap, hub_err_t *err)
 {
@@ -214,6 +223,13 @@ static int resolve_one(struct ctx *c, size_t i, const hub_merge_rec_t *rec, int6
                 return rc;
         *rec->entity = survivor;
         if ((rc = merge_store_weak(c, survivor, err)))
+                return rc;
+        /* A personal id reaching an entity may change which of its ids is the slip (the merge
+         * above already settled it when it carried a review note). */
+        if (!c->settled && carries_personal_id(c->x))
+                rc = merge_demote_transposed(c, survivor, err);
+        c->settled = false;
+        if (rc)
                 return rc;
         return merge_update_kind(c, survivor, err);
 }

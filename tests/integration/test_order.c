@@ -8,7 +8,8 @@
  *
  *   - the five rotations of the agency order, each with the records of every agency in file
  *     order and reversed;
- *   - each of those with one record per batch and with one batch per agency.
+ *   - each of those with one record per batch and with one batch per agency;
+ *   - and interleaved: the first record of every agency, then the second, one per batch.
  *
  * For every order it asserts what a user sees in PostgreSQL and in the published views:
  *   - the clusters (records grouped by their surviving entity) equal `_truth_entity`;
@@ -145,7 +146,8 @@ struct order {
         char name[64];
         int rotation;  /* the first agency */
         bool reversed; /* each agency's records last to first */
-        bool single;   /* one record per batch, else one batch per agency */
+        enum { BY_ONE, BY_AGENCY, INTERLEAVED } mode; /* one record per batch, one batch per
+                                                        agency, one record of each in turn */
 };
 
 static PGresult *query(PGconn *c, const char *q)
@@ -239,31 +241,41 @@ static void run_order(const struct order *o, struct outcome *out)
         hub_ingest_opts_t opts = {.hub_key = &hub_key};
         if (hub_ingest_new(s, &opts, &ing, &err))
                 die("ingest", err.msg);
-        size_t accepted = 0;
-        for (int k = 0; k < N_AGENCIES; k++) {
-                struct agency *a = &agencies[(o->rotation + k) % N_AGENCIES];
-                unsigned char *recs[MAX_RECS];
-                size_t lens[MAX_RECS];
-                for (size_t i = 0; i < a->n; i++) {
-                        size_t j = o->reversed ? a->n - 1 - i : i;
-                        recs[i] = a->recs[j];
-                        lens[i] = a->lens[j];
+        size_t accepted = 0, most = 0;
+        int64_t off[N_AGENCIES] = {0};
+        for (int g = 0; g < N_AGENCIES; g++)
+                most = agencies[g].n > most ? agencies[g].n : most;
+        /* by 1 and by agency: agency after agency; interleaved: record i of every agency in
+         * turn, then record i + 1. */
+        size_t rounds = o->mode == INTERLEAVED ? most : 1;
+        for (size_t round = 0; round < rounds; round++)
+                for (int k = 0; k < N_AGENCIES; k++) {
+                        int g = (o->rotation + k) % N_AGENCIES;
+                        struct agency *a = &agencies[g];
+                        unsigned char *recs[MAX_RECS];
+                        size_t lens[MAX_RECS];
+                        for (size_t i = 0; i < a->n; i++) {
+                                size_t j = o->reversed ? a->n - 1 - i : i;
+                                recs[i] = a->recs[j];
+                                lens[i] = a->lens[j];
+                        }
+                        size_t from = o->mode == INTERLEAVED ? round : 0,
+                               to = o->mode == INTERLEAVED ? round + 1 : a->n,
+                               per = o->mode == BY_AGENCY ? a->n : 1;
+                        for (size_t i = from; i < to && i < a->n; i += per, off[g]++) {
+                                size_t len = 0;
+                                unsigned char *buf = sign(a, recs + i, lens + i, per, &len);
+                                hub_ingest_msg_t m = {a->topic, 0, off[g], buf, len,
+                                                      off[g] ? off[g] : -1};
+                                hub_ingest_result_t res;
+                                if (hub_ingest_message(ing, &m, &res, &err))
+                                        die(o->name, err.msg);
+                                if (res.rejected || res.batch_rejected)
+                                        die(o->name, res.message);
+                                accepted += res.accepted;
+                                free(buf);
+                        }
                 }
-                size_t per = o->single ? 1 : a->n;
-                int64_t off = 0;
-                for (size_t i = 0; i < a->n; i += per, off++) {
-                        size_t len = 0;
-                        unsigned char *buf = sign(a, recs + i, lens + i, per, &len);
-                        hub_ingest_msg_t m = {a->topic, 0, off, buf, len, off ? off : -1};
-                        hub_ingest_result_t res;
-                        if (hub_ingest_message(ing, &m, &res, &err))
-                                die(o->name, err.msg);
-                        if (res.rejected || res.batch_rejected)
-                                die(o->name, res.message);
-                        accepted += res.accepted;
-                        free(buf);
-                }
-        }
         hub_ingest_free(ing);
 
         /* Clusters: canonical entity -> records. */
@@ -368,6 +380,16 @@ static void run_order(const struct order *o, struct outcome *out)
                       strcmp(PQgetvalue(r, 0, 2), "0") != 0 &&
                       strcmp(PQgetvalue(r, 0, 3), "0") == 0,
               o->name, "079078006824 is not the demoted personal id");
+        if (strcmp(PQgetvalue(r, 0, 0), "0") != 0 || strcmp(PQgetvalue(r, 0, 3), "0") != 0) {
+                PGresult *d = query(c, "SELECT string_agg(s.value || ' ' || s.record_id || ' ' "
+                                       "|| coalesce(s.flag, '-') || ' E' || s.entity_id || ' ' || "
+                                       "coalesce((SELECT 'id E' || entity_id FROM identifiers i "
+                                       "WHERE i.value = s.value AND i.type = 'PERSONAL_ID'), "
+                                       "'no id'), '; ' ORDER BY s.id) FROM statements s WHERE "
+                                       "s.value IN ('079078006824', '079078006842')");
+                printf("  %s: %s\n", o->name, PQgetvalue(d, 0, 0));
+                PQclear(d);
+        }
         PQclear(r);
 
         r = query(c, "SELECT (SELECT count(*) FROM merges), (SELECT count(*) FROM entities), "
@@ -439,21 +461,28 @@ int main(void)
         size_t total = 0;
         for (int g = 0; g < N_AGENCIES; g++)
                 total += agencies[g].n;
+        json_t *labels = json_object();
+        const char *rid;
+        json_t *label;
+        json_object_foreach(truth, rid, label) json_object_set(labels, json_string_value(label),
+                                                               label);
         printf("%zu records of %d agencies, %zu true entities\n", total, N_AGENCIES,
-               json_object_size(truth));
+               json_object_size(labels));
+        json_decref(labels);
         if (total != json_object_size(truth))
                 die("dev data", "the mappings do not cover every record");
 
         static struct outcome first, got;
         int n_orders = 0;
-        for (int single = 1; single >= 0; single--)
+        static const char *const modes[] = {" by 1", " by agency", " interleaved"};
+        for (int mode = BY_ONE; mode <= INTERLEAVED; mode++)
                 for (int rev = 0; rev <= 1; rev++)
                         for (int rot = 0; rot < N_AGENCIES; rot++) {
                                 struct order o = {.rotation = rot, .reversed = rev,
-                                                  .single = single};
+                                                  .mode = mode};
                                 snprintf(o.name, sizeof(o.name), "%.31s%s%s",
                                          agencies[rot].code, rev ? " reversed" : "",
-                                         single ? " by 1" : " by agency");
+                                         modes[mode]);
                                 struct outcome *out = n_orders ? &got : &first;
                                 memset(out, 0, sizeof(*out));
                                 run_order(&o, out);
