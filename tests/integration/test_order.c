@@ -420,10 +420,23 @@ static void run_order(const struct order *o, struct outcome *out)
                      "(SELECT string_agg(n::text, '/' ORDER BY topic) FROM (SELECT topic, "
                      "count(DISTINCT entity_id) n FROM outbox WHERE topic LIKE 'hub.entities.%' "
                      "GROUP BY topic) t)");
-        printf("%-28s records %zu entities %d (made %s, merges %s) links %zu candidates %zu "
-               "views %zu, published per tier %s%s\n",
+        /* Live entities per tier (the views, sorted by topic) against every entity id ever
+         * published there (redirects of entities made apart and merged later included). */
+        char live[64] = "";
+        for (size_t i = 0, k = 0; i < out->n_views; i = k) {
+                const char *sp = strchr(out->views[i], ' ');
+                size_t tl = sp ? (size_t)(sp - out->views[i]) : 0;
+                for (k = i; k < out->n_views && strncmp(out->views[k], out->views[i], tl) == 0 &&
+                            out->views[k][tl] == ' ';
+                     k++)
+                        ;
+                size_t used = strlen(live);
+                snprintf(live + used, sizeof(live) - used, "%s%zu", used ? "/" : "", k - i);
+        }
+        printf("%-30s records %zu entities %d (made %s, merges %s) links %zu candidates %zu; "
+               "per tier live %s, ever published %s%s\n",
                o->name, accepted, clusters, PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 0),
-               out->n_links, out->n_cands, out->n_views, PQgetvalue(r, 0, 2),
+               out->n_links, out->n_cands, live, PQgetvalue(r, 0, 2),
                clusters_ok ? "" : " CLUSTERS WRONG");
         PQclear(r);
         json_decref(labels);
