@@ -2,14 +2,14 @@
  *
  * hubd reads the agencies' topics in whatever order the broker delivers them. This test maps
  * the shared dev data (44 records of five agencies) with the agencies' own connector mappings
- * (the .ini files of connectors/examples), signs the batches with each agency's key and ingests them with
- * hub_ingest_message() (as hubd does, without the broker: the order is the point here) into a
- * fresh database per order:
+ * (the .ini files of connectors/examples), signs the batches with each agency's key and
+ * ingests them with hub_ingest_message() (as hubd does, without the broker: the order is the
+ * point here) into a fresh database per order, 30 orders:
  *
  *   - the five rotations of the agency order, each with the records of every agency in file
  *     order and reversed;
- *   - each of those with one record per batch and with one batch per agency;
- *   - and interleaved: the first record of every agency, then the second, one per batch.
+ *   - each of those with one record per batch, with one batch per agency, and interleaved
+ *     (the first record of every agency, then the second, ..., one per batch).
  *
  * For every order it asserts what a user sees in PostgreSQL and in the published views:
  *   - the clusters (records grouped by their surviving entity) equal `_truth_entity`;
