@@ -155,6 +155,7 @@ static int merge_group(struct ctx *c, const int64_t *group, struct other *const 
                 if (*n_changed < cap)
                         changed[(*n_changed)++] = group[i];
         }
+        c->settled = review;
         return review ? merge_demote_transposed(c, *survivor, err) : 0;
 }
 
@@ -186,6 +187,28 @@ static int lookups(struct ctx *c, size_t i, const hub_merge_rec_t *rec, struct l
         return c->e != *rec->entity ? merge_follow(c, c->e, *rec->entity, err) : 0;
 }
 
+/* Whether the record's personal ids meet a transposition of one of them among the party ids
+ * read for its entity and the others (c->ids: entity, type, value): only then can the record
+ * change which id is the slip. A record repeating an id with no transposed twin among them
+ * (the kept one, its demoted twin being no identifier) only adds weight to what is decided
+ * already; skipping it spares a round trip per record. Rows unknown: assume it does. */
+static bool meets_transposition(const struct ctx *c)
+{
+        const hub_extract_t *x = c->x;
+        for (size_t i = 0; i < x->n_keys; i++) {
+                if (strcmp(x->keys[i].type, "PERSONAL_ID") != 0)
+                        continue;
+                if (!c->ids)
+                        return true;
+                for (int r = 0; r < PQntuples(c->ids); r++)
+                        if (strcmp(PQgetvalue(c->ids, r, 1), "PERSONAL_ID") == 0 &&
+                            hub_resolve_is_transposition(x->keys[i].value,
+                                                         PQgetvalue(c->ids, r, 2)))
+                                return true;
+        }
+        return false;
+}
+
 static int resolve_one(struct ctx *c, size_t i, const hub_merge_rec_t *rec, int64_t *changed,
                        size_t *n_changed, size_t cap, hub_err_t *err)
 {
@@ -214,6 +237,13 @@ static int resolve_one(struct ctx *c, size_t i, const hub_merge_rec_t *rec, int6
                 return rc;
         *rec->entity = survivor;
         if ((rc = merge_store_weak(c, survivor, err)))
+                return rc;
+        /* A personal id reaching an entity may change which of its ids is the slip (the merge
+         * above already settled it when it carried a review note). */
+        if (!c->settled && meets_transposition(c))
+                rc = merge_demote_transposed(c, survivor, err);
+        c->settled = false;
+        if (rc)
                 return rc;
         return merge_update_kind(c, survivor, err);
 }

@@ -93,42 +93,77 @@ int merge_absorb(struct ctx *c, int64_t s, int64_t x, const char *rule, const ch
                           7, p, "record a merge", err);
 }
 
-/* After a merge with a review note: of two personal ids one adjacent swap apart, the one fewer
- * records assert (then the later) stops being a merge key, and its statements are flagged
- * (statements.flag, never valid/reason: those are what the record's log leaf committed). */
+/* Of an entity's personal ids one adjacent swap apart, which one is the typing slip
+ * (hub/store/README.md, "Transposed personal ids"): ranked by the distinct records asserting
+ * each, then the earliest `reported_at` among them, then byte order; a value one swap from a
+ * better-ranked kept value is demoted (no longer an identifier, its statements flagged
+ * SUSPECT_TRANSPOSITION: statements.flag, never valid/reason, which the record's log leaf
+ * committed). The rest are kept: a value demoted earlier, when the facts had not yet come in, is
+ * restored (its flag cleared, its identifier row back unless another entity holds it). Evaluated
+ * again from all statements whenever a record with a personal id reaches the entity or a merge
+ * carried a review note, so the outcome does not depend on which record came first. */
 int merge_demote_transposed(struct ctx *c, int64_t s, hub_err_t *err)
 {
         char ss[24];
         merge_fmt_i64(ss, sizeof(ss), s);
         const char *p[1] = {ss};
         PGresult *r = NULL;
-        merge_note_all(c);
         int rc = merge_read(c,
-                            "SELECT i.value FROM identifiers i WHERE i.entity_id = $1 AND "
-                            "i.type = 'PERSONAL_ID' ORDER BY (SELECT count(*) FROM statements st "
-                            "WHERE st.entity_id = $1 AND st.prop = 'identifier:PERSONAL_ID' AND "
-                            "st.value = i.value) DESC, i.first_seen, i.value",
+                            "SELECT st.value, bool_or(st.flag IS NOT NULL), "
+                            "NOT EXISTS (SELECT 1 FROM identifiers i WHERE i.type = 'PERSONAL_ID' "
+                            "AND i.value = st.value AND i.entity_id = $1) "
+                            "FROM statements st JOIN records r ON r.agency = st.agency AND "
+                            "r.record_id = st.record_id WHERE st.entity_id = $1 AND st.prop = "
+                            "'identifier:PERSONAL_ID' AND st.valid GROUP BY st.value "
+                            "ORDER BY count(DISTINCT (st.agency, st.record_id)) DESC, "
+                            "min(r.reported_at) NULLS LAST, st.value",
                             1, p, &r, "read personal ids", err);
         if (rc)
                 return rc;
-        for (int i = 1; i < PQntuples(r) && !rc; i++) {
+        int n = PQntuples(r);
+        bool *demoted = n > 1 ? hub_arena_alloc(c->a, (size_t)n * sizeof(bool)) : NULL;
+        if (n > 1 && !demoted) {
+                PQclear(r);
+                return MERGE_NOMEM(err);
+        }
+        for (int i = 0; n > 1 && i < n && !rc; i++) {
                 const char *v = PQgetvalue(r, i, 0);
-                bool slip = false;
-                for (int j = 0; j < i && !slip; j++)
-                        slip = hub_resolve_is_transposition(PQgetvalue(r, j, 0), v);
-                if (!slip)
-                        continue;
+                bool flagged = PQgetvalue(r, i, 1)[0] == 't',
+                     no_id = PQgetvalue(r, i, 2)[0] == 't';
+                demoted[i] = false;
+                for (int j = 0; j < i && !demoted[i]; j++)
+                        demoted[i] = !demoted[j] &&
+                                     hub_resolve_is_transposition(PQgetvalue(r, j, 0), v);
                 const char *p2[2] = {ss, v};
-                rc = merge_send(c,
-                                "DELETE FROM identifiers WHERE type = 'PERSONAL_ID' AND value = "
-                                "$2 AND entity_id = $1",
-                                2, p2, "demote a transposed personal id", err);
-                if (!rc)
+                if (demoted[i] && (!no_id || !flagged)) {
+                        merge_note_entity(c, s);
+                        merge_note_value(c, "PERSONAL_ID", v);
                         rc = merge_send(c,
-                                        "UPDATE statements SET flag = 'SUSPECT_TRANSPOSITION' "
-                                        "WHERE entity_id = $1 AND prop = "
-                                        "'identifier:PERSONAL_ID' AND value = $2",
-                                        2, p2, "flag a transposed personal id", err);
+                                        "DELETE FROM identifiers WHERE type = 'PERSONAL_ID' AND "
+                                        "value = $2 AND entity_id = $1",
+                                        2, p2, "demote a transposed personal id", err);
+                        if (!rc)
+                                rc = merge_send(c,
+                                                "UPDATE statements SET flag = "
+                                                "'SUSPECT_TRANSPOSITION' WHERE entity_id = $1 AND "
+                                                "prop = 'identifier:PERSONAL_ID' AND value = $2 "
+                                                "AND flag IS NULL",
+                                                2, p2, "flag a transposed personal id", err);
+                } else if (!demoted[i] && flagged) {
+                        merge_note_entity(c, s);
+                        merge_note_value(c, "PERSONAL_ID", v);
+                        rc = merge_send(c,
+                                        "UPDATE statements SET flag = NULL WHERE entity_id = $1 "
+                                        "AND prop = 'identifier:PERSONAL_ID' AND value = $2 AND "
+                                        "flag = 'SUSPECT_TRANSPOSITION'",
+                                        2, p2, "restore a personal id", err);
+                        if (!rc && no_id)
+                                rc = merge_send(c,
+                                                "INSERT INTO identifiers (type, value, entity_id) "
+                                                "VALUES ('PERSONAL_ID', $2, $1) "
+                                                "ON CONFLICT DO NOTHING",
+                                                2, p2, "restore a personal id", err);
+                }
         }
         PQclear(r);
         return rc;

@@ -56,6 +56,7 @@ struct ctx {
         PGresult *ids;   /* party ids: entity, type, value */
         PGresult *facts; /* candidate facts: entity, prop, value */
         bool batch_rows; /* ids and facts belong to the batch (b), not to the record */
+        bool settled; /* the record's merge already re-evaluated transposed personal ids */
         struct batch *b; /* the batch's look-ups; NULL: every record looks up its own */
         hub_merge_stats_t *stats;
 };

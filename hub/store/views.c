@@ -63,6 +63,55 @@ static void add_unique(json_t *arr, json_t *seen, const char *a, const char *b, 
         free(key);
 }
 
+/* Identifiers, categories and sources are listed in a stable order (by type and value, by
+ * code, by agency and record id), not in the order their statements arrived, so two hubs that
+ * received the same records in different orders publish the same view. */
+static const char *member(const json_t *item, const char *name)
+{
+        const char *v = json_string_value(json_object_get(item, name));
+        return v ? v : "";
+}
+
+static int cmp_members(const json_t *a, const json_t *b, const char *m1, const char *m2)
+{
+        int c = strcmp(member(a, m1), member(b, m1));
+        return c ? c : strcmp(member(a, m2), member(b, m2));
+}
+
+static int cmp_identifier(const void *x, const void *y)
+{
+        return cmp_members(*(json_t *const *)x, *(json_t *const *)y, "type", "value");
+}
+
+static int cmp_source(const void *x, const void *y)
+{
+        return cmp_members(*(json_t *const *)x, *(json_t *const *)y, "agency", "record_id");
+}
+
+static int cmp_string(const void *x, const void *y)
+{
+        const char *a = json_string_value(*(json_t *const *)x),
+                   *b = json_string_value(*(json_t *const *)y);
+        return strcmp(a ? a : "", b ? b : "");
+}
+
+static void sort_items(json_t *arr, int (*cmp)(const void *, const void *))
+{
+        size_t n = json_array_size(arr);
+        if (n < 2)
+                return;
+        json_t **items = malloc(n * sizeof(*items));
+        if (!items)
+                return; /* unsorted is still a correct view */
+        for (size_t i = 0; i < n; i++)
+                items[i] = json_incref(json_array_get(arr, i));
+        qsort(items, n, sizeof(*items), cmp);
+        json_array_clear(arr);
+        for (size_t i = 0; i < n; i++)
+                json_array_append_new(arr, items[i]);
+        free(items);
+}
+
 enum { C_ENTITY, C_PROP, C_VALUE, C_TIER, C_AGENCY, C_RECORD, C_ACTIVE, C_VALID, C_REPORTED };
 
 /* One distinct displayed name and the facts of the display rule (hub/store/README.md). */
@@ -134,9 +183,13 @@ static json_t *ordered_names(PGresult *q, int from, int to, int tier)
                                 names[n].rank.has_marks |= *c >= 0x80;
                         n++;
                 }
+                /* The kind shown with a spelling: LEGAL when any record says so, else the
+                 * smallest kind by byte order (not the first to arrive). */
                 if (legal && !names[i].rank.legal) {
                         names[i].rank.legal = true;
                         names[i].kind = "LEGAL";
+                } else if (!names[i].rank.legal && strcmp(prop + 5, names[i].kind) < 0) {
+                        names[i].kind = prop + 5;
                 }
                 if (ms > names[i].rank.latest_ms)
                         names[i].rank.latest_ms = ms;
@@ -188,6 +241,9 @@ static json_t *view_json(PGresult *e, int erow, PGresult *q, int from, int to, i
                 else if (strcmp(prop, "category") == 0)
                         add_unique(cats, seen_cats, value, "", json_string(value));
         }
+        sort_items(ids, cmp_identifier);
+        sort_items(cats, cmp_string);
+        sort_items(sources, cmp_source);
         json_decref(seen_sources);
         json_decref(seen_ids);
         json_decref(seen_cats);
