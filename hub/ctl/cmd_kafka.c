@@ -173,7 +173,14 @@ int ctl_cmd_kafka(ctl_t *ctl, int argc, char **argv)
                                 "--resource-pattern-type prefixed)\n",
                                 rd_kafka_version_str(), line, x.plan.acls[i].name);
         }
-        printf("%zu ACLs %s\n", x.plan.n, apply ? "in place" : "planned (nothing changed)");
+        size_t missing = 0;
+        for (size_t i = 0; i < x.plan.n; i++)
+                missing += x.plan.acls[i].not_created;
+        if (missing)
+                printf("%zu ACLs in place, %zu to grant with Kafka's tool (see above)\n",
+                       x.plan.n - missing, missing);
+        else
+                printf("%zu ACLs %s\n", x.plan.n, apply ? "in place" : "planned (nothing changed)");
         rc = CTL_OK;
 out:
         if (rk)
