@@ -620,16 +620,21 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
 
 #define TXN_TIMEOUT_MS 60000
 
-/* Stop publishing: the producer is destroyed with what it still holds, the publisher lock goes
- * with the publisher's connection, and the rows of the current transaction stay unsent in the
- * outbox for the instance that publishes now. */
-static void give_up_publishing(struct hubd *d)
+static void drop_producer(struct hubd *d)
 {
         if (d->producer) {
                 rd_kafka_purge(d->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
                 rd_kafka_destroy(d->producer);
                 d->producer = NULL;
         }
+}
+
+/* Stop publishing: the producer is destroyed with what it still holds, the publisher lock goes
+ * with the publisher's connection, and the rows of the current transaction stay unsent in the
+ * outbox for the instance that publishes now. */
+static void give_up_publishing(struct hubd *d)
+{
+        drop_producer(d);
         d->n_sent = 0;
         d->publisher = false;
         PQreset(hub_store_conn(d->pstore));
@@ -665,8 +670,7 @@ static void txn_failed(struct hubd *d, const char *what, bool fatal, const char 
 static int start_producer(struct hubd *d)
 {
         hub_err_t err = {0};
-        if (d->producer)
-                give_up_publishing(d);
+        drop_producer(d); /* one of an earlier turn as the publisher */
         if (!(d->producer = make_client(d, RD_KAFKA_PRODUCER, &err))) {
                 hub_log(HUB_LOG_ERROR, "outbox", err.msg, "action=retry");
                 return -1;
