@@ -285,6 +285,10 @@ static int kafka_open(struct run *r, hub_err_t *err)
         }
         if ((rc = hub_kafka_auth_apply(conf, &r->o.auth, err)))
                 goto fail;
+        /* hubd writes the hub's topics transactionally; what a fenced publisher left in an
+         * aborted transaction is never read (librdkafka's default, not left to -X). */
+        if ((rc = hub_kafka_set(conf, "isolation.level", "read_committed", err)))
+                goto fail;
         rd_kafka_conf_set_error_cb(conf, on_kafka_error);
         rd_kafka_conf_set_opaque(conf, r);
         r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));

@@ -10,7 +10,7 @@ packages=(
         libcsv-dev
         clang libclang-rt-14-dev # libFuzzer: tests/fuzz, built with -Dfuzz=true
         valgrind # memcheck for the unit suite: meson test --setup valgrind
-        postgresql openjdk-17-jre-headless maven kcat python3 python3-cryptography
+        postgresql openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat python3 python3-cryptography
         iproute2 # ss: deploy/local/start.sh asks which ports listen
 )
 

@@ -166,8 +166,21 @@ int ctl_cmd_kafka(ctl_t *ctl, int argc, char **argv)
                 char line[512];
                 hub_acl_format(&x.plan.acls[i], line, sizeof(line));
                 printf("allow %s\n", line);
+                if (x.plan.acls[i].not_created)
+                        fprintf(stderr,
+                                "hubctl: warning: librdkafka %s cannot create \"%s\": grant it "
+                                "with Kafka's kafka-acls.sh (--transactional-id %s "
+                                "--resource-pattern-type prefixed)\n",
+                                rd_kafka_version_str(), line, x.plan.acls[i].name);
         }
-        printf("%zu ACLs %s\n", x.plan.n, apply ? "in place" : "planned (nothing changed)");
+        size_t missing = 0;
+        for (size_t i = 0; i < x.plan.n; i++)
+                missing += x.plan.acls[i].not_created;
+        if (missing)
+                printf("%zu ACLs in place, %zu to grant with Kafka's tool (see above)\n",
+                       x.plan.n - missing, missing);
+        else
+                printf("%zu ACLs %s\n", x.plan.n, apply ? "in place" : "planned (nothing changed)");
         rc = CTL_OK;
 out:
         if (rk)

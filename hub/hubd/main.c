@@ -1,6 +1,7 @@
 /* hubd: the ingest daemon. Consumes agency.<code>.reports, stores each signed batch in one
  * PostgreSQL transaction with its consumer offset (hub/ingest.h), and publishes the outbox to
- * hub.entities.<tier> and hub.rejects with the idempotent producer (hub/outbox.h).
+ * hub.entities.<tier>, hub.rejects and hub.log with a transactional producer (hub/outbox.h):
+ * one Kafka transaction per group of rows, marked sent only once it committed.
  *
  * Wiring only: settings, signals, the Kafka clients and their callbacks, the loop, retries.
  * Exit codes: 0 stopped cleanly, 1 failure, 2 usage. */
@@ -11,6 +12,7 @@
 #include <hub/ident.h>
 #include <hub/ingest.h>
 #include <hub/kafka.h>
+#include <hub/kafka_acl.h>
 #include <hub/kafka_auth.h>
 #include <hub/keyfile.h>
 #include <hub/log.h>
@@ -71,6 +73,10 @@ static const hub_setting_t settings[] = {
         {"stall_timeout", HUB_CFG_INT, "30", false, false, NULL, 0, 86400,
          "seconds a transaction, or the publisher's connection, may sit idle before PostgreSQL "
          "ends it: fences a stalled instance and frees its locks for the others (0: never)"},
+        {"publisher_id", HUB_CFG_STRING, NULL, false, false, NULL, 0, 0,
+         "suffix of the outbox publisher's Kafka transactional.id (" HUB_PUBLISHER_TXN_PREFIX
+         "-<this>): one per hub deployment sharing a Kafka cluster; every instance of one "
+         "deployment must use the same"},
         {"exit_when_idle", HUB_CFG_INT, "0", false, false, NULL, 0, 86400,
          "exit after every assigned partition is consumed, the outbox is sent and nothing "
          "happened for this many seconds (0: run until stopped; for tests)"},
@@ -107,9 +113,8 @@ struct hubd {
         bool paused; /* consumption paused until backoff_until_ms */
         /* outbox */
         bool publisher, outbox_maybe;
-        int64_t last_enqueued, resend_from, next_claim_ms, next_outbox_scan_ms;
-        size_t inflight;
-        int64_t *sent;
+        int64_t next_claim_ms, next_outbox_scan_ms;
+        int64_t *sent; /* rows of a committed Kafka transaction not yet marked sent */
         size_t n_sent, cap_sent;
         int64_t pending; /* unsent rows seen by the last scan */
         /* idleness */
@@ -410,31 +415,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t e,
         }
 }
 
+/* Delivery of one outbox row, inside the current transaction: a failure makes the transaction
+ * fail to commit (publish() then aborts it), so nothing is marked here. */
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
         (void)rk;
-        struct hubd *d = opaque;
-        int64_t id = (int64_t)(intptr_t)m->_private;
-        d->inflight--;
+        (void)opaque;
         if (m->err) {
                 hub_log(HUB_LOG_WARN, "outbox", rd_kafka_err2str(m->err),
-                        "action=resend outbox_id=%" PRId64 " topic=%s", id,
+                        "outbox_id=%" PRId64 " topic=%s", (int64_t)(intptr_t)m->_private,
                         rd_kafka_topic_name(m->rkt));
-                if (!d->resend_from || id < d->resend_from)
-                        d->resend_from = id;
                 return;
         }
-        if (d->n_sent == d->cap_sent) {
-                size_t cap = d->cap_sent ? 2 * d->cap_sent : 1024;
-                int64_t *s = realloc(d->sent, cap * sizeof(*s));
-                if (!s) {
-                        /* Not marked: it will be sent again, which subscribers ignore. */
-                        return;
-                }
-                d->sent = s;
-                d->cap_sent = cap;
-        }
-        d->sent[d->n_sent++] = id;
         hub_failpoint("during-publish");
 }
 
@@ -482,7 +474,16 @@ static rd_kafka_t *make_client(struct hubd *d, rd_kafka_type_t type, hub_err_t *
                 rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
         }
         if (!rc && type == RD_KAFKA_PRODUCER) {
+                /* One transactional.id per deployment: init_transactions() of the instance that
+                 * takes the publisher lock fences every older producer with the same id, so a
+                 * stalled instance cannot deliver what it had queued after a newer version. */
+                const char *suffix = hub_config_get(c, "publisher_id");
+                char tid[256];
+                snprintf(tid, sizeof(tid), "%s%s%s", HUB_PUBLISHER_TXN_PREFIX,
+                         suffix && *suffix ? "-" : "", suffix && *suffix ? suffix : "");
                 rc = hub_kafka_set(conf, "enable.idempotence", "true", err);
+                if (!rc)
+                        rc = hub_kafka_set(conf, "transactional.id", tid, err);
                 rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
         }
         if (rc) {
@@ -617,22 +618,103 @@ static void handle_message(struct hubd *d, rd_kafka_message_t *m)
 
 /* ---- outbox ---- */
 
+#define TXN_TIMEOUT_MS 60000
+
+static void drop_producer(struct hubd *d)
+{
+        if (d->producer) {
+                rd_kafka_purge(d->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_destroy(d->producer);
+                d->producer = NULL;
+        }
+}
+
+/* Stop publishing: the producer is destroyed with what it still holds, the publisher lock goes
+ * with the publisher's connection, and the rows of the current transaction stay unsent in the
+ * outbox for the instance that publishes now. */
+static void give_up_publishing(struct hubd *d)
+{
+        drop_producer(d);
+        d->n_sent = 0;
+        d->publisher = false;
+        PQreset(hub_store_conn(d->pstore));
+}
+
+/* A transaction failed. Fatal (fenced: another instance initialised the same transactional.id
+ * since, so it publishes now): stop publishing and mark nothing. Otherwise abort it; its rows
+ * are sent again in the next one. */
+static void txn_failed(struct hubd *d, const char *what, bool fatal, const char *why)
+{
+        if (fatal) {
+                hub_log(HUB_LOG_ERROR, "outbox", why,
+                        "action=stop_publishing step=%s reason=fenced: another instance "
+                        "publishes the outbox now; nothing of this transaction is marked sent",
+                        what);
+                give_up_publishing(d);
+                return;
+        }
+        hub_log(HUB_LOG_WARN, "outbox", why, "action=abort_and_retry step=%s", what);
+        rd_kafka_error_t *e = rd_kafka_abort_transaction(d->producer, TXN_TIMEOUT_MS);
+        if (e) {
+                hub_log(HUB_LOG_WARN, "outbox", rd_kafka_error_string(e),
+                        "action=restart_publisher step=abort");
+                rd_kafka_error_destroy(e);
+                give_up_publishing(d);
+        }
+        d->outbox_maybe = false;
+        d->next_outbox_scan_ms = now_ms() + 1000; /* give the broker a moment */
+}
+
+/* A new producer for the publisher that just took the lock; init_transactions() fences every
+ * older producer of the deployment's transactional.id and aborts what it left open. */
+static int start_producer(struct hubd *d)
+{
+        hub_err_t err = {0};
+        drop_producer(d); /* one of an earlier turn as the publisher */
+        if (!(d->producer = make_client(d, RD_KAFKA_PRODUCER, &err))) {
+                hub_log(HUB_LOG_ERROR, "outbox", err.msg, "action=retry");
+                return -1;
+        }
+        rd_kafka_error_t *e = rd_kafka_init_transactions(d->producer, TXN_TIMEOUT_MS);
+        if (e) {
+                hub_log(HUB_LOG_WARN, "outbox", rd_kafka_error_string(e),
+                        "action=retry step=init_transactions");
+                rd_kafka_error_destroy(e);
+                rd_kafka_destroy(d->producer);
+                d->producer = NULL;
+                return -1;
+        }
+        return 0;
+}
+
+static void mark_sent(struct hubd *d)
+{
+        hub_err_t err = {0};
+        if (hub_outbox_mark_sent(d->pstore, d->sent, d->n_sent, &err) == 0) {
+                d->n_sent = 0;
+                return;
+        }
+        /* Committed but not marked: sent again (the same versions) by whoever publishes next. */
+        hub_log(HUB_LOG_WARN, "outbox", err.msg, "action=retry");
+        if (PQstatus(hub_store_conn(d->pstore)) != CONNECTION_OK) {
+                PQreset(hub_store_conn(d->pstore));
+                d->publisher = false; /* the lock went with the connection */
+                d->n_sent = 0;
+        }
+}
+
+/* Send the next group of unsent outbox rows, in id order, in one Kafka transaction, and mark
+ * them sent once it committed. A crash between the commit and the marking sends them again
+ * in a later transaction: the same versions, which subscribers and the compacted topics
+ * tolerate. */
 static void publish(struct hubd *d)
 {
         hub_err_t err = {0};
         int64_t t = now_ms();
-        rd_kafka_poll(d->producer, 0);
-        if (d->n_sent) {
-                if (hub_outbox_mark_sent(d->pstore, d->sent, d->n_sent, &err) == 0)
-                        d->n_sent = 0;
-                else {
-                        hub_log(HUB_LOG_WARN, "outbox", err.msg, "action=retry");
-                        if (PQstatus(hub_store_conn(d->pstore)) != CONNECTION_OK) {
-                                PQreset(hub_store_conn(d->pstore));
-                                d->publisher = false; /* the lock went with the connection */
-                        }
-                }
-        }
+        if (d->producer)
+                rd_kafka_poll(d->producer, 0);
+        if (d->n_sent)
+                mark_sent(d);
         if (!d->publisher) {
                 if (t < d->next_claim_ms)
                         return;
@@ -645,56 +727,83 @@ static void publish(struct hubd *d)
                 }
                 if (!d->publisher)
                         return;
+                if (start_producer(d)) {
+                        d->publisher = false;
+                        PQreset(hub_store_conn(d->pstore)); /* hand the lock back */
+                        return;
+                }
                 hub_log(HUB_LOG_INFO, "outbox", "publishing the outbox", NULL);
                 d->outbox_maybe = true;
         }
-        if (d->inflight)
-                return;
-        if (d->resend_from) {
-                d->last_enqueued = d->resend_from - 1;
-                d->resend_from = 0;
-                d->next_outbox_scan_ms = t + 1000; /* give the broker a moment */
-                return;
-        }
-        if (!d->outbox_maybe && t < d->next_outbox_scan_ms)
+        if (d->n_sent || (!d->outbox_maybe && t < d->next_outbox_scan_ms))
                 return;
         size_t limit = (size_t)hub_config_int(d->cfg, "outbox_batch");
         hub_outbox_row_t *rows = calloc(limit, sizeof(*rows));
+        int64_t *ids = calloc(limit, sizeof(*ids));
         PGresult *res = NULL;
         size_t n = 0;
-        if (!rows)
+        if (!rows || !ids) {
+                free(rows);
+                free(ids);
                 return;
-        if (hub_outbox_fetch(d->pstore, d->last_enqueued, limit, rows, &n, &res, &err)) {
+        }
+        if (hub_outbox_fetch(d->pstore, 0, limit, rows, &n, &res, &err)) {
                 hub_log(HUB_LOG_WARN, "outbox", err.msg, "action=retry");
                 if (PQstatus(hub_store_conn(d->pstore)) != CONNECTION_OK) {
                         PQreset(hub_store_conn(d->pstore));
                         d->publisher = false;
                 }
                 free(rows);
+                free(ids);
                 return;
         }
         d->outbox_maybe = n == limit;
         d->next_outbox_scan_ms = t + 1000;
         d->pending = (int64_t)n;
+        rd_kafka_error_t *e = n ? rd_kafka_begin_transaction(d->producer) : NULL;
+        if (e) {
+                txn_failed(d, "begin", rd_kafka_error_is_fatal(e), rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                n = 0;
+        }
         for (size_t i = 0; i < n; i++) {
-                rd_kafka_resp_err_t e = rd_kafka_producev(
+                rd_kafka_resp_err_t pe = rd_kafka_producev(
                         d->producer, RD_KAFKA_V_TOPIC(rows[i].topic),
                         RD_KAFKA_V_KEY(rows[i].key, rows[i].key ? rows[i].key_len : 0),
                         RD_KAFKA_V_VALUE((void *)rows[i].payload, rows[i].payload_len),
                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                         RD_KAFKA_V_OPAQUE((void *)(intptr_t)rows[i].id), RD_KAFKA_V_END);
-                if (e) {
-                        /* Queue full or similar: resume from this row on the next round. */
-                        if (!d->resend_from || rows[i].id < d->resend_from)
-                                d->resend_from = rows[i].id;
+                if (pe) {
+                        char why[512];
+                        bool fatal = rd_kafka_fatal_error(d->producer, why, sizeof(why)) != 0;
+                        txn_failed(d, "produce", fatal, fatal ? why : rd_kafka_err2str(pe));
+                        n = 0;
                         break;
                 }
-                d->inflight++;
-                d->last_enqueued = rows[i].id;
+                ids[i] = rows[i].id;
         }
         PQclear(res);
         free(rows);
-        rd_kafka_poll(d->producer, 0);
+        if (n) {
+                e = rd_kafka_commit_transaction(d->producer, TXN_TIMEOUT_MS);
+                if (e) {
+                        txn_failed(d, "commit", rd_kafka_error_is_fatal(e),
+                                   rd_kafka_error_string(e));
+                        rd_kafka_error_destroy(e);
+                } else {
+                        if (n > d->cap_sent) {
+                                free(d->sent);
+                                d->sent = ids;
+                                d->cap_sent = limit;
+                                ids = NULL;
+                        } else {
+                                memcpy(d->sent, ids, n * sizeof(*ids));
+                        }
+                        d->n_sent = n;
+                        mark_sent(d);
+                }
+        }
+        free(ids);
 }
 
 /* Whether every partition of the subscription that this instance does not hold is stored to
@@ -702,8 +811,9 @@ static void publish(struct hubd *d)
  * holding part of the subscription only: while a killed member's session has not expired yet, or
  * before a regex subscription's next metadata refresh adds a new topic. Asks the broker and the
  * database, so it runs only once the assigned partitions are done. A partition that ends with a
- * transaction marker (no producer of this system writes transactionally) would never count as
- * stored while another member holds it. */
+ * transaction marker (the agencies' producers do not write transactionally; only hubd's outbox
+ * publisher does, to the hub.* topics) would never count as stored while another member holds
+ * it. */
 static bool others_stored(struct hubd *d)
 {
         const char *topics = hub_config_get(d->cfg, "topics");
@@ -758,7 +868,7 @@ static bool idle(struct hubd *d, int64_t idle_ms)
         for (size_t i = 0; i < d->n_parts; i++)
                 if (!d->parts[i].eof || d->parts[i].reread)
                         return false;
-        if (d->inflight || d->n_sent || d->resend_from || !d->publisher)
+        if (d->n_sent || !d->publisher)
                 return false;
         int64_t pending = 0;
         hub_err_t err = {0};
@@ -858,8 +968,8 @@ static int run(struct hubd *d)
                 fprintf(stderr, "hubd: could not load the bank BIN list\n");
                 return 1;
         }
-        if (!(d->consumer = make_client(d, RD_KAFKA_CONSUMER, &err)) ||
-            !(d->producer = make_client(d, RD_KAFKA_PRODUCER, &err))) {
+        /* The producer is made when this instance takes the publisher lock (publish()). */
+        if (!(d->consumer = make_client(d, RD_KAFKA_CONSUMER, &err))) {
                 fprintf(stderr, "hubd: %s\n", err.msg);
                 return 1;
         }
@@ -913,12 +1023,13 @@ static int run(struct hubd *d)
         d->outbox_maybe = true;
         while (now_ms() < deadline && stop_requested < 2) {
                 publish(d);
-                rd_kafka_poll(d->producer, 50);
-                if (!d->inflight && !d->outbox_maybe && !d->n_sent && !d->resend_from)
+                if (d->producer)
+                        rd_kafka_poll(d->producer, 50);
+                else
+                        nanosleep(&(struct timespec){0, 50000000}, NULL);
+                if (d->publisher && !d->outbox_maybe && !d->n_sent)
                         break;
         }
-        rd_kafka_flush(d->producer, 5000);
-        publish(d);
         hub_log(HUB_LOG_INFO, "hubd", "stopped",
                 "batches=%" PRIu64 " accepted=%" PRIu64 " duplicates=%" PRIu64
                 " rejected=%" PRIu64,

@@ -75,6 +75,14 @@ int hub_acl_plan_hub(hub_acl_plan_t *p, const char *user, const char *group, hub
         if (!rc)
                 rc = add(p, user, HUB_ACL_CLUSTER, false, "kafka-cluster",
                          HUB_ACL_IDEMPOTENT_WRITE, err);
+        /* The outbox publisher writes transactionally (hubd): WRITE and DESCRIBE on its
+         * transactional id, by prefix so that every deployment's suffix is covered. */
+        if (!rc)
+                rc = add(p, user, HUB_ACL_TRANSACTIONAL_ID, true, HUB_PUBLISHER_TXN_PREFIX,
+                         HUB_ACL_WRITE, err);
+        if (!rc)
+                rc = add(p, user, HUB_ACL_TRANSACTIONAL_ID, true, HUB_PUBLISHER_TXN_PREFIX,
+                         HUB_ACL_DESCRIBE, err);
         return rc;
 }
 
@@ -137,8 +145,8 @@ int hub_acl_parse_tiers(const char *list, unsigned *out, hub_err_t *err)
         return 0;
 }
 
-static const char *const op_names[] = {"READ", "WRITE", "IDEMPOTENT_WRITE"};
-static const char *const res_names[] = {"topic", "group", "cluster"};
+static const char *const op_names[] = {"READ", "WRITE", "IDEMPOTENT_WRITE", "DESCRIBE"};
+static const char *const res_names[] = {"topic", "group", "cluster", "transactional-id"};
 
 void hub_acl_format(const hub_acl_t *a, char *out, size_t cap)
 {
@@ -150,10 +158,13 @@ int hub_kafka_acl_create(rd_kafka_t *rk, const hub_acl_plan_t *p, int timeout_ms
                          hub_err_t *err)
 {
         static const rd_kafka_ResourceType_t restype[] = {
-                RD_KAFKA_RESOURCE_TOPIC, RD_KAFKA_RESOURCE_GROUP, RD_KAFKA_RESOURCE_BROKER};
-        static const rd_kafka_AclOperation_t ops[] = {RD_KAFKA_ACL_OPERATION_READ,
-                                                      RD_KAFKA_ACL_OPERATION_WRITE,
-                                                      RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE};
+                RD_KAFKA_RESOURCE_TOPIC, RD_KAFKA_RESOURCE_GROUP, RD_KAFKA_RESOURCE_BROKER,
+                /* TRANSACTIONAL_ID in Kafka's protocol; librdkafka before 2.x releases that
+                 * name it refuses it (see below). */
+                (rd_kafka_ResourceType_t)5};
+        static const rd_kafka_AclOperation_t ops[] = {
+                RD_KAFKA_ACL_OPERATION_READ, RD_KAFKA_ACL_OPERATION_WRITE,
+                RD_KAFKA_ACL_OPERATION_IDEMPOTENT_WRITE, RD_KAFKA_ACL_OPERATION_DESCRIBE};
         char errstr[256];
         int rc = 0;
         rd_kafka_AclBinding_t **b = calloc(p->n ? p->n : 1, sizeof(*b));
@@ -165,21 +176,29 @@ int hub_kafka_acl_create(rd_kafka_t *rk, const hub_acl_plan_t *p, int timeout_ms
                 goto out;
         }
         rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, errstr, sizeof(errstr));
+        size_t nb = 0;
         for (size_t i = 0; i < p->n; i++) {
-                const hub_acl_t *a = &p->acls[i];
-                b[i] = rd_kafka_AclBinding_new(
+                hub_acl_t *a = &p->acls[i];
+                a->not_created = false;
+                b[nb] = rd_kafka_AclBinding_new(
                         restype[a->resource], a->name,
                         a->prefixed ? RD_KAFKA_RESOURCE_PATTERN_PREFIXED
                                     : RD_KAFKA_RESOURCE_PATTERN_LITERAL,
                         a->principal, "*", ops[a->op], RD_KAFKA_ACL_PERMISSION_TYPE_ALLOW, errstr,
                         sizeof(errstr));
-                if (!b[i]) {
+                if (!b[nb] && a->resource == HUB_ACL_TRANSACTIONAL_ID) {
+                        /* This librdkafka cannot express the resource type: the caller reports
+                         * the ACL as one to grant with Kafka's own tool. */
+                        a->not_created = true;
+                        continue;
+                }
+                if (!b[nb++]) {
                         rc = hub_err_set(err, HUB_E_INVAL, false, "acl",
                                          "could not describe ACL %zu: %s", i, errstr);
                         goto out;
                 }
         }
-        rd_kafka_CreateAcls(rk, b, p->n, opts, q);
+        rd_kafka_CreateAcls(rk, b, nb, opts, q);
         ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
         if (!ev) {
                 rc = hub_err_set(err, HUB_E_KAFKA, true, "acl",
@@ -198,11 +217,13 @@ int hub_kafka_acl_create(rd_kafka_t *rk, const hub_acl_plan_t *p, int timeout_ms
         size_t cnt = 0;
         const rd_kafka_acl_result_t **res =
                 rd_kafka_CreateAcls_result_acls(rd_kafka_event_CreateAcls_result(ev), &cnt);
-        for (size_t i = 0; i < cnt; i++) {
+        for (size_t i = 0, k = 0; i < cnt; i++, k++) {
+                while (k < p->n && p->acls[k].not_created)
+                        k++;
                 const rd_kafka_error_t *ae = rd_kafka_acl_result_error(res[i]);
                 if (ae && rd_kafka_error_code(ae)) {
                         char line[400];
-                        hub_acl_format(&p->acls[i < p->n ? i : 0], line, sizeof(line));
+                        hub_acl_format(&p->acls[k < p->n ? k : 0], line, sizeof(line));
                         rc = hub_err_set(err, HUB_E_KAFKA, false, "acl",
                                          "could not create ACL %s: %s: %s", line,
                                          rd_kafka_error_name(ae), rd_kafka_error_string(ae));

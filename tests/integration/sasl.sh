@@ -107,6 +107,16 @@ subs=(sub-vecom=public sub-mof-thue=public,shared sub-bca=public,shared,restrict
 "$hubctl" kafka acl apply "${admin[@]}" --hub-group "$group" "${subs[@]/#/--subscriber=}" \
         >"$tmp/acl" 2>&1 || { cat "$tmp/acl"; exit 1; }
 echo "ok: $(tail -n 1 "$tmp/acl")"
+# hubd publishes transactionally: the hub needs WRITE and DESCRIBE on its transactional id. A
+# librdkafka that cannot create that ACL says so (Debian 12's 2.0.2); Kafka's Admin client then
+# grants it, with the broker's own classpath.
+if grep -q "cannot create .*transactional-id" "$tmp/acl"; then
+        libs=$(source "$root/deploy/local/lib.sh" && echo "$HUB_CACHE_DIR/kafka-$HUB_KAFKA_VERSION/libs")
+        java -Xmx128m -cp "$libs/*" "$root/deploy/local/TransactionalIdAcl.java" "$sasl" admin \
+                "$users/admin" hub hub-publisher >"$tmp/txn-acl" 2>&1 ||
+                { cat "$tmp/txn-acl"; exit 1; }
+        echo "ok: $(tail -n 1 "$tmp/txn-acl") (Kafka's Admin client)"
+fi
 # The plan itself: an agency's only topic right is WRITE on its own topic.
 grep -q "^allow User:MOF-HQ WRITE topic agency.MOF-HQ.reports$" "$tmp/acl" ||
         fail "plan lacks MOF-HQ's write ACL"

@@ -163,13 +163,18 @@ static void test_plan_hub(void **state)
         hub_err_t err = {0};
         char lines[8][512];
         assert_int_equal(hub_acl_plan_hub(&p, "hub", "hubd", &err), 0);
-        assert_int_equal(p.n, 4);
+        assert_int_equal(p.n, 6);
         for (size_t i = 0; i < p.n; i++)
                 hub_acl_format(&p.acls[i], lines[i], sizeof(lines[i]));
         assert_string_equal(lines[0], "User:hub READ topic agency.* (prefix)");
         assert_string_equal(lines[1], "User:hub READ group hubd");
         assert_string_equal(lines[2], "User:hub WRITE topic hub.* (prefix)");
         assert_string_equal(lines[3], "User:hub IDEMPOTENT_WRITE cluster kafka-cluster");
+        /* The outbox publisher's transactional id, every deployment's suffix included. */
+        assert_string_equal(lines[4], "User:hub WRITE transactional-id hub-publisher* (prefix)");
+        assert_string_equal(lines[5],
+                            "User:hub DESCRIBE transactional-id hub-publisher* (prefix)");
+        assert_int_equal(p.acls[4].resource, HUB_ACL_TRANSACTIONAL_ID);
         /* Nothing lets the hub write an agency's topic. */
         for (size_t i = 0; i < p.n; i++)
                 assert_false(p.acls[i].op == HUB_ACL_WRITE &&

@@ -21,15 +21,32 @@
 
 #define HUB_ACL_NAME_MAX 128
 
-typedef enum { HUB_ACL_TOPIC = 0, HUB_ACL_GROUP, HUB_ACL_CLUSTER } hub_acl_resource_t;
-typedef enum { HUB_ACL_READ = 0, HUB_ACL_WRITE, HUB_ACL_IDEMPOTENT_WRITE } hub_acl_op_t;
+typedef enum {
+        HUB_ACL_TOPIC = 0,
+        HUB_ACL_GROUP,
+        HUB_ACL_CLUSTER,
+        HUB_ACL_TRANSACTIONAL_ID
+} hub_acl_resource_t;
+typedef enum {
+        HUB_ACL_READ = 0,
+        HUB_ACL_WRITE,
+        HUB_ACL_IDEMPOTENT_WRITE,
+        HUB_ACL_DESCRIBE
+} hub_acl_op_t;
+
+/* The transactional.id of hubd's outbox publisher is this prefix, followed by "-" and the
+ * deployment's publisher_id setting when one is set; the hub's ACLs grant the prefix. */
+#define HUB_PUBLISHER_TXN_PREFIX "hub-publisher"
 
 typedef struct hub_acl {
         hub_acl_resource_t resource;
         bool prefixed;                     /* the name is a prefix (else literal) */
-        char name[HUB_ACL_NAME_MAX + 32];  /* topic or group; "kafka-cluster" for the cluster */
+        char name[HUB_ACL_NAME_MAX + 32];  /* topic, group or transactional id; "kafka-cluster" */
         char principal[HUB_ACL_NAME_MAX + 8]; /* "User:<name>" */
         hub_acl_op_t op;
+        /* Set by hub_kafka_acl_create() when this librdkafka cannot create it (a
+         * transactional-id ACL before librdkafka names that resource type). */
+        bool not_created;
 } hub_acl_t;
 
 typedef struct hub_acl_plan {

@@ -1,8 +1,10 @@
 /* The outbox (DESIGN contract 5): rows written in the ingest transaction, published afterwards
- * with the idempotent producer, in id order, and marked sent in the delivery-report path.
- * Re-sending after a crash is harmless: entity views carry monotonic versions and subscribers
- * ignore what they have. Only one publisher sends at a time (an advisory lock held by its
- * connection), so two hubd instances never interleave versions of one entity on a topic. */
+ * in id order with a transactional producer, one Kafka transaction per group of rows, and marked
+ * sent only after that transaction committed. Re-sending after a crash between the commit and
+ * the marking is harmless: the same versions, and subscribers ignore what they have. Only one
+ * publisher sends at a time (an advisory lock held by its connection); the lock holder's
+ * init_transactions() fences a stalled former holder's producer (same transactional.id), so
+ * what that one had queued cannot land after newer versions. */
 #ifndef HUB_OUTBOX_H
 #define HUB_OUTBOX_H
 
