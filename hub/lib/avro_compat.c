@@ -3,7 +3,7 @@
  * avro-c's resolver cannot be the judge on its own. Measured on 1.11.1:
  *  - avro_resolved_writer_new() crashes (SIGSEGV) when array items or map values do not
  *    resolve, so it may only be asked once we know the answer is yes;
- *  - it ignores field defaults ("TODO: Handle default values!" in resolved-writer.c): a reader
+ *  - it ignores field defaults (resolved-writer.c leaves default values unhandled): a reader
  *    field missing from the writer is refused even with a default;
  *  - it copies enum indexes, not symbols: a reordered or inserted symbol silently reads as
  *    another one, and a symbol the reader lacks is accepted at resolution time;
